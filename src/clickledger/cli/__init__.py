@@ -1,0 +1,1 @@
+"""The ``clickledger`` command line (Typer + Rich)."""

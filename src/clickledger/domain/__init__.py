@@ -1,0 +1,1 @@
+"""The pure domain core: dataclasses and functions, ``Decimal`` money, no I/O, no clock."""

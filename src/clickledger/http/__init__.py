@@ -1,0 +1,1 @@
+"""HTTP entrypoints: plain ASGI hot-path handlers in front of the FastAPI admin API."""

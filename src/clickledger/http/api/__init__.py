@@ -1,0 +1,1 @@
+"""The admin and reporting REST API (FastAPI), versioned under ``/api/v1``."""

@@ -1,0 +1,58 @@
+"""Runtime settings read from ``CLICKLEDGER_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+INSECURE_SECRET_KEY = "insecure-dev-key-change-me"  # noqa: S105 - sentinel, refused outside demo
+DEFAULT_DATABASE_URL = "sqlite:///clickledger.db"
+
+
+class Settings(BaseSettings):
+    """Every knob of a ClickLedger process, with safe defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="CLICKLEDGER_", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    secret_key: str = INSECURE_SECRET_KEY
+    demo_mode: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    # Attribution
+    attribution_window_days: int = Field(default=30, ge=1, le=3650)
+
+    # Click tracking
+    trusted_proxies: list[str] = Field(default_factory=list)
+    ip_storage: Literal["full", "truncated", "hashed"] = "full"
+    click_retention_days: int = Field(default=400, ge=1)
+    click_cookie_days: int = Field(default=30, ge=1, le=400)
+    max_query_string_bytes: int = Field(default=4096, ge=256)
+    max_query_params: int = Field(default=64, ge=8)
+
+    # Group commit
+    group_commit_max_batch_rows: int = Field(default=2000, ge=1)
+    group_commit_max_queue_rows: int = Field(default=50_000, ge=1)
+
+    # Request limits
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_events_per_batch: int = Field(default=1000, ge=1)
+    api_page_size_max: int = Field(default=500, ge=1)
+
+    # Outbound
+    allow_loopback_targets: bool = False
+
+    def secret_is_insecure(self) -> bool:
+        """True when the secret key is the shipped sentinel or too short to be real."""
+        return self.secret_key == INSECURE_SECRET_KEY or len(self.secret_key) < 32
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy Core tables, engines, migrations, repositories and writers."""

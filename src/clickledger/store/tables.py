@@ -1,0 +1,464 @@
+"""The data model for all six stages, as SQLAlchemy Core tables.
+
+Conventions: primary keys are UUIDv7 text (time-ordered); money is an integer
+``*_minor`` column beside a ``currency`` ISO-4217 code; times are UTC; JSON
+columns hold free-form operator data; every idempotent write from outside has
+a unique index that ``insert … on conflict`` relies on.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Id = sa.Uuid(as_uuid=False)
+Time = sa.DateTime(timezone=True)
+Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+def _id() -> sa.Column[str]:
+    return sa.Column("id", Id, primary_key=True)
+
+
+def _created() -> sa.Column[object]:
+    return sa.Column("created_at", Time, nullable=False)
+
+
+def _updated() -> sa.Column[object]:
+    return sa.Column("updated_at", Time, nullable=False)
+
+
+def _money(prefix: str, nullable: bool = True) -> sa.Column[int]:
+    return sa.Column(f"{prefix}_minor", sa.BigInteger, nullable=nullable)
+
+
+def _currency(nullable: bool = True) -> sa.Column[str]:
+    return sa.Column("currency", sa.String(4), nullable=nullable)
+
+
+def _fk(name: str, target: str, nullable: bool = True, index: bool = True) -> sa.Column[str]:
+    return sa.Column(name, Id, sa.ForeignKey(target), nullable=nullable, index=index)
+
+
+# --- programme set-up -------------------------------------------------------
+
+brands = sa.Table(
+    "brands", metadata, _id(),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("kind", sa.String(20), nullable=False),  # casino | sportsbook | forex
+    sa.Column("default_currency", sa.String(4), nullable=False),
+    sa.Column("fallback_url", sa.String(2000)),
+    # NGR formula: which parts are deducted from GGR, and the admin fee % of GGR.
+    sa.Column("ngr_deduct_bonuses", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("ngr_deduct_chargebacks", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("ngr_admin_fee_pct", sa.String(20), nullable=False, server_default="0"),
+    sa.Column("status", sa.String(20), nullable=False, server_default="active"),
+    _created(), _updated(),
+)
+
+offers = sa.Table(
+    "offers", metadata, _id(),
+    _fk("brand_id", "brands.id", nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("landing_url", sa.String(2000), nullable=False),
+    sa.Column("allowed_domains", Json, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False, server_default="active"),
+    _created(), _updated(),
+)
+
+affiliates = sa.Table(
+    "affiliates", metadata, _id(),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),
+    _fk("parent_id", "affiliates.id"),
+    sa.Column("status", sa.String(20), nullable=False, server_default="pending"),
+    sa.Column("payout_currency", sa.String(4), nullable=False),
+    sa.Column("payment_method", sa.String(20)),  # bank | ewallet | crypto
+    sa.Column("payment_details", Json),  # confirmed details used by payout runs
+    sa.Column("pending_payment_details", Json),  # changed by the affiliate, awaiting a manager
+    sa.Column("payout_threshold_minor", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("login_ips", Json),
+    _created(), _updated(),
+)
+
+integrations = sa.Table(
+    "integrations", metadata, _id(),
+    _fk("brand_id", "brands.id", nullable=False),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("signing_secret", sa.String(200), nullable=False),
+    sa.Column("require_signature", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("ip_allowlist", Json),
+    sa.Column("parameter_map", Json),  # operator's parameter names -> ours
+    sa.Column("status_map", Json),  # operator's status words -> ours
+    sa.Column("status", sa.String(20), nullable=False, server_default="active"),
+    _created(), _updated(),
+)
+
+api_keys = sa.Table(
+    "api_keys", metadata, _id(),
+    sa.Column("prefix", sa.String(16), nullable=False, unique=True),
+    sa.Column("secret_hash", sa.String(128), nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    _fk("affiliate_id", "affiliates.id"),
+    _fk("integration_id", "integrations.id"),
+    _created(),
+    sa.Column("revoked_at", Time),
+)
+
+users = sa.Table(
+    "users", metadata, _id(),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    _fk("affiliate_id", "affiliates.id"),
+    _created(),
+    sa.Column("disabled_at", Time),
+)
+
+tracking_links = sa.Table(
+    "tracking_links", metadata, _id(),
+    sa.Column("code", sa.String(64), nullable=False, unique=True),
+    _fk("affiliate_id", "affiliates.id", nullable=False),
+    _fk("offer_id", "offers.id", nullable=False),
+    sa.Column("sub1", sa.String(255)), sa.Column("sub2", sa.String(255)),
+    sa.Column("sub3", sa.String(255)), sa.Column("sub4", sa.String(255)),
+    sa.Column("sub5", sa.String(255)),
+    sa.Column("status", sa.String(20), nullable=False, server_default="active"),
+    _created(), _updated(),
+)
+
+promo_codes = sa.Table(
+    "promo_codes", metadata, _id(),
+    sa.Column("code", sa.String(64), nullable=False, unique=True),  # stored upper-case
+    _fk("affiliate_id", "affiliates.id", nullable=False),
+    _fk("brand_id", "brands.id", nullable=False),
+    _fk("offer_id", "offers.id"),
+    sa.Column("status", sa.String(20), nullable=False, server_default="active"),
+    _created(), _updated(),
+)
+
+# --- click -------------------------------------------------------------------
+
+clicks = sa.Table(
+    "clicks", metadata, _id(),
+    sa.Column("created_at", Time, nullable=False, index=True),
+    sa.Column("link_id", Id, nullable=False),
+    sa.Column("affiliate_id", Id, nullable=False),
+    sa.Column("offer_id", Id, nullable=False),
+    sa.Column("sub1", sa.String(255)), sa.Column("sub2", sa.String(255)),
+    sa.Column("sub3", sa.String(255)), sa.Column("sub4", sa.String(255)),
+    sa.Column("sub5", sa.String(255)),
+    sa.Column("extra", Json),
+    sa.Column("ip", sa.String(64)),
+    sa.Column("user_agent", sa.String(1024)),
+    sa.Column("referrer", sa.String(2048)),
+    sa.Column("accept_language", sa.String(255)),
+    sa.Column("visitor_key", sa.String(64)),  # cookie or hashed ip+ua, for unique clicks
+    sa.Column("is_unique", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("country", sa.String(2)),
+    sa.Column("device", sa.String(40)),
+    sa.Column("os", sa.String(60)),
+    sa.Column("browser", sa.String(60)),
+    sa.Column("is_bot", sa.Boolean),
+    sa.Column("enriched_at", Time),
+)
+
+click_rollups_hourly = sa.Table(
+    "click_rollups_hourly", metadata,
+    sa.Column("hour", Time, nullable=False),
+    sa.Column("affiliate_id", Id, nullable=False),
+    sa.Column("link_id", Id, nullable=False),
+    sa.Column("offer_id", Id, nullable=False),
+    sa.Column("sub1", sa.String(255), nullable=False, server_default=""),
+    sa.Column("country", sa.String(2), nullable=False, server_default=""),
+    sa.Column("clicks", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("unique_clicks", sa.BigInteger, nullable=False, server_default="0"),
+    sa.PrimaryKeyConstraint("hour", "affiliate_id", "link_id", "offer_id", "sub1", "country"),
+)
+
+# --- registration and player events -----------------------------------------
+
+players = sa.Table(
+    "players", metadata, _id(),
+    _fk("brand_id", "brands.id", nullable=False, index=False),
+    sa.Column("operator_player_id", sa.String(128), nullable=False),
+    sa.Column("registered_at", Time),  # null until the registration arrives
+    _fk("affiliate_id", "affiliates.id"),  # null = organic / not yet attributed
+    sa.Column("click_id", Id),
+    _fk("promo_code_id", "promo_codes.id", index=False),
+    sa.Column("attribution", sa.String(20), nullable=False, server_default="pending"),
+    sa.Column("country", sa.String(2)),
+    sa.Column("ftd_event_id", Id),
+    sa.Column("ftd_at", Time),
+    _created(), _updated(),
+    sa.UniqueConstraint("brand_id", "operator_player_id"),
+)
+
+player_events = sa.Table(
+    "player_events", metadata, _id(),
+    _fk("integration_id", "integrations.id", nullable=False, index=False),
+    sa.Column("txn_id", sa.String(255), nullable=False),
+    sa.Column("payload_hash", sa.String(64), nullable=False),
+    sa.Column("source", sa.String(10), nullable=False),  # s2s | pixel | batch
+    sa.Column("kind", sa.String(20), nullable=False),
+    _fk("brand_id", "brands.id", nullable=False, index=False),
+    sa.Column("operator_player_id", sa.String(128), nullable=False),
+    _fk("player_id", "players.id"),
+    sa.Column("occurred_at", Time, nullable=False),
+    sa.Column("received_at", Time, nullable=False),
+    _money("amount"), _currency(),
+    sa.Column("lots_milli", sa.BigInteger),  # trade volume in thousandths of a lot
+    sa.Column("instrument", sa.String(64)),
+    sa.Column("account_type", sa.String(64)),
+    _money("spread"),  # broker's spread/commission income on a trade
+    _money("bets"), _money("wins"), _money("bonus"), _money("chargebacks"),
+    sa.Column("activity_day", sa.Date),
+    sa.Column("country", sa.String(2)),
+    sa.Column("click_id", sa.String(64)),
+    sa.Column("promo_code", sa.String(64)),
+    sa.Column("status_raw", sa.String(64)),
+    sa.Column("reverses_txn_id", sa.String(255)),
+    sa.Column("raw", Json),
+    sa.UniqueConstraint("integration_id", "txn_id"),
+    sa.Index("ix_player_events_brand_player", "brand_id", "operator_player_id"),
+)
+
+# --- conversion: deals, conversions and the ledger --------------------------
+
+deals = sa.Table(
+    "deals", metadata, _id(),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    _fk("brand_id", "brands.id", nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),  # cpa | cpl | revshare | hybrid | ib_rebate
+    sa.Column("currency", sa.String(4), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False, server_default="active"),
+    _created(), _updated(),
+)
+
+deal_versions = sa.Table(
+    "deal_versions", metadata, _id(),
+    _fk("deal_id", "deals.id", nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("effective_from", Time, nullable=False),
+    sa.Column("terms", Json, nullable=False),
+    _created(),
+    sa.UniqueConstraint("deal_id", "version"),
+)
+
+deal_assignments = sa.Table(
+    "deal_assignments", metadata, _id(),
+    _fk("affiliate_id", "affiliates.id", nullable=False),
+    _fk("deal_id", "deals.id", nullable=False),
+    sa.Column("effective_from", Time, nullable=False),
+    sa.Column("effective_to", Time),
+    sa.Column("overrides", Json),  # per-affiliate override of any deal term
+    _created(),
+)
+
+conversions = sa.Table(
+    "conversions", metadata, _id(),
+    _fk("player_id", "players.id", nullable=False),
+    _fk("affiliate_id", "affiliates.id", nullable=False),
+    _fk("deal_version_id", "deal_versions.id", index=False),
+    sa.Column("kind", sa.String(20), nullable=False),  # cpa | cpl | ...
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("reason", sa.String(500)),
+    sa.Column("event_id", Id),
+    _created(), _updated(),
+    sa.UniqueConstraint("player_id", "kind"),
+)
+
+periods = sa.Table(
+    "periods", metadata, _id(),
+    sa.Column("starts_at", Time, nullable=False),
+    sa.Column("ends_at", Time, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False, server_default="open"),
+    sa.Column("closed_at", Time),
+    sa.UniqueConstraint("starts_at"),
+)
+
+ledger_entries = sa.Table(
+    "ledger_entries", metadata, _id(),
+    sa.Column("entry_key", sa.String(255), nullable=False, unique=True),  # idempotency
+    sa.Column("kind", sa.String(20), nullable=False),  # commission | reversal | adjustment | payout
+    _fk("affiliate_id", "affiliates.id", nullable=False),
+    _fk("player_id", "players.id"),
+    _money("amount", nullable=False), _currency(nullable=False),
+    _fk("deal_version_id", "deal_versions.id", index=False),
+    sa.Column("deal_type", sa.String(20)),
+    sa.Column("period_start", Time, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # approved | on_hold | pending
+    sa.Column("source_event_ids", Json, nullable=False),
+    sa.Column("reverses_entry_id", Id),
+    _fk("conversion_id", "conversions.id", index=False),
+    sa.Column("reconciliation_item_id", Id),
+    sa.Column("payout_id", Id),
+    sa.Column("explanation", sa.String(1000), nullable=False),
+    _created(),
+)
+
+fx_rates = sa.Table(
+    "fx_rates", metadata, _id(),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("base", sa.String(4), nullable=False),
+    sa.Column("quote", sa.String(4), nullable=False),
+    sa.Column("rate", sa.String(40), nullable=False),  # exact Decimal text
+    sa.Column("source", sa.String(100), nullable=False),
+    _created(),
+    sa.UniqueConstraint("day", "base", "quote", "source"),
+)
+
+# --- reconciliation ---------------------------------------------------------
+
+reconciliation_runs = sa.Table(
+    "reconciliation_runs", metadata, _id(),
+    _fk("brand_id", "brands.id", nullable=False),
+    sa.Column("statement_kind", sa.String(30), nullable=False),
+    sa.Column("file_name", sa.String(500)),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("tolerance_minor", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("summary", Json),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    _created(),
+)
+
+reconciliation_items = sa.Table(
+    "reconciliation_items", metadata, _id(),
+    _fk("run_id", "reconciliation_runs.id", nullable=False),
+    sa.Column("line_no", sa.Integer),
+    sa.Column("match_key", sa.String(300), nullable=False),
+    sa.Column("flag", sa.String(30), nullable=False),
+    _fk("affiliate_id", "affiliates.id"),
+    sa.Column("operator_affiliate_id", sa.String(128)),
+    _money("ours"), _money("theirs"), _money("difference"), _currency(),
+    sa.Column("theirs_currency", sa.String(4)),
+    _money("proposed_adjustment"),
+    sa.Column("decision", sa.String(20), nullable=False, server_default="none"),
+    sa.Column("decided_by", sa.String(200)),
+    sa.Column("decided_at", Time),
+    sa.Column("ledger_entry_id", Id),
+    sa.Column("details", Json),
+)
+
+# --- payout -----------------------------------------------------------------
+
+payout_runs = sa.Table(
+    "payout_runs", metadata, _id(),
+    sa.Column("period_start", Time, nullable=False),
+    sa.Column("period_end", Time, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # draft | approved | closed
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("approved_by", sa.String(200)),
+    sa.Column("approved_at", Time),
+    _created(),
+)
+
+payouts = sa.Table(
+    "payouts", metadata, _id(),
+    _fk("run_id", "payout_runs.id", nullable=False),
+    _fk("affiliate_id", "affiliates.id", nullable=False),
+    _money("amount", nullable=False), _currency(nullable=False),  # balance currency
+    _money("payout_amount", nullable=False),
+    sa.Column("payout_currency", sa.String(4), nullable=False),
+    sa.Column("fx_rate", sa.String(40)),
+    _money("fees"), _money("withholding"),
+    sa.Column("method", sa.String(20)),
+    sa.Column("payment_details", Json),
+    sa.Column("status", sa.String(20), nullable=False),  # draft | approved | paid | failed
+    sa.Column("payment_reference", sa.String(200)),
+    sa.Column("failure_reason", sa.String(500)),
+    _created(), _updated(),
+    sa.UniqueConstraint("run_id", "affiliate_id", "currency"),
+)
+
+# --- outbound ---------------------------------------------------------------
+
+postback_templates = sa.Table(
+    "postback_templates", metadata, _id(),
+    _fk("affiliate_id", "affiliates.id", nullable=False),
+    _fk("offer_id", "offers.id"),
+    sa.Column("event_kind", sa.String(20)),  # null = every event
+    sa.Column("kind", sa.String(20), nullable=False),  # url | webhook
+    sa.Column("url_template", sa.String(2000), nullable=False),
+    sa.Column("status_words", Json),
+    sa.Column("webhook_secret", sa.String(200)),
+    sa.Column("status", sa.String(20), nullable=False, server_default="active"),
+    _created(), _updated(),
+)
+
+outbox = sa.Table(
+    "outbox", metadata, _id(),
+    sa.Column("dedupe_key", sa.String(300), nullable=False, unique=True),
+    _fk("template_id", "postback_templates.id", nullable=False),
+    _fk("affiliate_id", "affiliates.id", nullable=False),
+    sa.Column("event_id", Id),
+    sa.Column("method", sa.String(10), nullable=False),
+    sa.Column("url", sa.String(4000), nullable=False),
+    sa.Column("body", sa.Text),
+    sa.Column("headers", Json),
+    sa.Column("status", sa.String(20), nullable=False),  # pending | delivered | dead | disabled
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", Time, nullable=False),
+    sa.Column("last_status_code", sa.Integer),
+    sa.Column("last_error", sa.String(1000)),
+    _created(), _updated(),
+    sa.Index("ix_outbox_due", "status", "next_attempt_at"),
+)
+
+outbox_attempts = sa.Table(
+    "outbox_attempts", metadata, _id(),
+    _fk("outbox_id", "outbox.id", nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("at", Time, nullable=False),
+    sa.Column("status_code", sa.Integer),
+    sa.Column("response_excerpt", sa.String(1000)),
+    sa.Column("error", sa.String(1000)),
+    sa.Column("duration_ms", sa.Integer),
+)
+
+# --- integration health and audit ------------------------------------------
+
+ingest_rejections = sa.Table(
+    "ingest_rejections", metadata, _id(),
+    _fk("integration_id", "integrations.id"),
+    sa.Column("source", sa.String(10), nullable=False),
+    sa.Column("reason_code", sa.String(60), nullable=False),
+    sa.Column("message", sa.String(1000), nullable=False),
+    sa.Column("excerpt", sa.String(2000)),
+    _created(),
+)
+
+integration_health_hourly = sa.Table(
+    "integration_health_hourly", metadata,
+    sa.Column("integration_id", Id, nullable=False),
+    sa.Column("hour", Time, nullable=False),
+    sa.Column("accepted", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("duplicates", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("rejected", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("lag_ms_sum", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("lag_ms_max", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("last_event_at", Time),
+    sa.PrimaryKeyConstraint("integration_id", "hour"),
+)
+
+audit_log = sa.Table(
+    "audit_log", metadata, _id(),
+    sa.Column("at", Time, nullable=False, index=True),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(60), nullable=False),
+    sa.Column("entity", sa.String(60), nullable=False),
+    sa.Column("entity_id", sa.String(64), nullable=False),
+    sa.Column("before", Json),
+    sa.Column("after", Json),
+)
