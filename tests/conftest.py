@@ -3,6 +3,7 @@ that a skipped test is a failure when ``CI=true``."""
 
 from __future__ import annotations
 
+import decimal
 import os
 import uuid
 from collections.abc import Iterator
@@ -21,6 +22,10 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "CLICKLEDGER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# Mixing float into Decimal money is a bug: make it raise everywhere in the suite.
+decimal.DefaultContext.traps[decimal.FloatOperation] = True
+decimal.getcontext().traps[decimal.FloatOperation] = True
+
 TEST_SECRET_KEY = "test-secret-key-for-the-suite-0123456789abcdef"  # noqa: S105
 
 

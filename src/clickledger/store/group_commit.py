@@ -1,0 +1,202 @@
+"""Group commit: concurrent requests share one database transaction.
+
+Each hot-path request ``submit``s one item and awaits its result.  A single
+writer thread takes everything queued so far (up to ``max_batch_rows``),
+runs ``flush(conn, items)`` inside one transaction, commits, and only then
+resolves every waiting request.  If a batch fails as a whole, its items are
+retried one transaction each, so one bad item cannot sink its neighbours.
+
+Limits are explicit: at most ``max_queue_rows`` items wait; beyond that
+``submit`` raises ``QueueFull`` at once (the caller answers 503).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+import sqlalchemy as sa
+
+log = logging.getLogger(__name__)
+
+ItemT = TypeVar("ItemT")
+ResultT = TypeVar("ResultT")
+
+Flush = Callable[[sa.Connection, Sequence[ItemT]], Sequence[ResultT]]
+
+
+class QueueFull(Exception):
+    """More items are waiting than the committer's ``max_queue_rows`` allows."""
+
+
+class CommitterStopped(Exception):
+    """The committer is shutting down and takes no new work."""
+
+
+@dataclass
+class _Pending(Generic[ItemT, ResultT]):
+    item: ItemT
+    future: asyncio.Future[ResultT]
+
+
+@dataclass
+class BatchStats:
+    """Running totals a metrics endpoint can read."""
+
+    batches: int = 0
+    rows: int = 0
+    largest_batch: int = 0
+    failed_batches: int = 0
+    last_sizes: deque[int] = field(default_factory=lambda: deque(maxlen=256))
+
+
+class GroupCommitter(Generic[ItemT, ResultT]):
+    """Batches submitted items into shared transactions run by one writer thread."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        flush: Flush[ItemT, ResultT],
+        *,
+        name: str,
+        max_batch_rows: int = 2000,
+        max_queue_rows: int = 50_000,
+    ) -> None:
+        self._engine = engine
+        self._flush = flush
+        self.name = name
+        self.max_batch_rows = max_batch_rows
+        self.max_queue_rows = max_queue_rows
+        self._queue: deque[_Pending[ItemT, ResultT]] = deque()
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self.stats = BatchStats()
+
+    # --- lifecycle -----------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name=f"group-commit-{self.name}",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Finish every queued item, then stop the writer thread."""
+        with self._wake:
+            self._stopping = True
+            self._wake.notify()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
+
+    @property
+    def depth(self) -> int:
+        return len(self._queue)
+
+    # --- the request side ----------------------------------------------------
+
+    async def submit(self, item: ItemT) -> ResultT:
+        """Queue ``item``; return its result once its transaction has committed."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[ResultT] = loop.create_future()
+        with self._wake:
+            if self._stopping:
+                raise CommitterStopped(self.name)
+            if len(self._queue) >= self.max_queue_rows:
+                raise QueueFull(self.name)
+            self._queue.append(_Pending(item, future))
+            if len(self._queue) == 1:
+                self._wake.notify()
+        if self._thread is None:
+            self.start()
+        return await future
+
+    # --- the writer side -----------------------------------------------------
+
+    def _take_batch(self) -> list[_Pending[ItemT, ResultT]] | None:
+        with self._wake:
+            while not self._queue:
+                if self._stopping:
+                    return None
+                self._wake.wait()
+            size = min(len(self._queue), self.max_batch_rows)
+            return [self._queue.popleft() for _ in range(size)]
+
+    def _run(self) -> None:
+        while True:
+            batch = self._take_batch()
+            if batch is None:
+                return
+            self._commit(batch)
+
+    def _commit(self, batch: list[_Pending[ItemT, ResultT]]) -> None:
+        try:
+            with self._engine.begin() as conn:
+                results = self._flush(conn, [pending.item for pending in batch])
+        except Exception:  # noqa: BLE001 - fall back to one transaction per item
+            self.stats.failed_batches += 1
+            log.warning("group commit batch of %d failed; retrying one by one", len(batch),
+                        exc_info=True)
+            for pending in batch:
+                self._commit_one(pending)
+            return
+        self._record(len(batch))
+        _resolve_all([(p.future, r) for p, r in zip(batch, results, strict=True)])
+
+    def _commit_one(self, pending: _Pending[ItemT, ResultT]) -> None:
+        try:
+            with self._engine.begin() as conn:
+                (result,) = self._flush(conn, [pending.item])
+        except Exception as exc:  # noqa: BLE001 - the request gets the error
+            _fail(pending.future, exc)
+            return
+        self._record(1)
+        _resolve(pending.future, result)
+
+    def _record(self, size: int) -> None:
+        self.stats.batches += 1
+        self.stats.rows += size
+        self.stats.largest_batch = max(self.stats.largest_batch, size)
+        self.stats.last_sizes.append(size)
+
+
+def _resolve(future: asyncio.Future[ResultT], result: ResultT) -> None:
+    _resolve_all([(future, result)])
+
+
+def _resolve_all(outcomes: list[tuple[asyncio.Future[ResultT], ResultT]]) -> None:
+    """Wake each event loop once per batch, not once per request."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[ResultT], ResultT]]] = {}
+    for future, result in outcomes:
+        by_loop.setdefault(future.get_loop(), []).append((future, result))
+    for loop, pairs in by_loop.items():
+        loop.call_soon_threadsafe(_set_results, pairs)
+
+
+def _set_results(pairs: list[tuple[asyncio.Future[ResultT], ResultT]]) -> None:
+    for future, result in pairs:
+        _set_result(future, result)
+
+
+def _fail(future: asyncio.Future[ResultT], exc: BaseException) -> None:
+    loop = future.get_loop()
+    loop.call_soon_threadsafe(_set_exception, future, exc)
+
+
+def _set_result(future: asyncio.Future[ResultT], result: ResultT) -> None:
+    if not future.done():
+        future.set_result(result)
+
+
+def _set_exception(future: asyncio.Future[ResultT], exc: BaseException) -> None:
+    if not future.done():
+        future.set_exception(exc)
