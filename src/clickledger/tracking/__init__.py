@@ -1,0 +1,1 @@
+"""The click hot path: redirect, group commit, enrichment and rollups."""

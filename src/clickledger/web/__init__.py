@@ -1,0 +1,1 @@
+"""Server-rendered pages: the affiliate portal and the manager console."""

@@ -1,0 +1,1 @@
+"""Background workers: outbox dispatch, click enrichment, scheduled jobs."""
