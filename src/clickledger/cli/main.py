@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from clickledger.cli import db, serve
+from clickledger.cli import db, demo, serve
 
 app = typer.Typer(
     name="clickledger",
@@ -14,3 +14,4 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 serve.register(app)
+demo.register(app)

@@ -1,0 +1,1 @@
+"""``clickledger demo``: a fresh database, a sample programme, live simulated traffic."""
