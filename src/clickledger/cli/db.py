@@ -30,6 +30,5 @@ def upgrade(database_url: str | None = DatabaseOption, revision: str = "head") -
 def current(database_url: str | None = DatabaseOption) -> None:
     """Print the schema revision of the database and the newest one."""
     engine = create_engine(database_url or Settings().database_url)
-    console.print(
-        f"current: {migrate.current_revision(engine) or 'empty'}  head: {migrate.head_revision(engine)}"
-    )
+    current_rev = migrate.current_revision(engine) or "empty"
+    console.print(f"current: {current_rev}  head: {migrate.head_revision(engine)}")
