@@ -19,7 +19,9 @@ class Runtime:
     clock: Clock = field(default_factory=SystemClock)
 
     @classmethod
-    def open(cls, settings: Settings, clock: Clock | None = None, migrate_db: bool = True) -> Runtime:
+    def open(
+        cls, settings: Settings, clock: Clock | None = None, migrate_db: bool = True
+    ) -> Runtime:
         """Connect to the configured database, creating or upgrading it when asked."""
         engine = create_engine(settings.database_url)
         if migrate_db:

@@ -90,7 +90,9 @@ def authenticate(conn: sa.Connection, token: str) -> Principal | None:
         return None
     prefix, secret = parts
     row = conn.execute(
-        sa.select(t.api_keys).where(t.api_keys.c.prefix == prefix, t.api_keys.c.revoked_at.is_(None))
+        sa.select(t.api_keys).where(
+            t.api_keys.c.prefix == prefix, t.api_keys.c.revoked_at.is_(None)
+        )
     ).first()
     if row is None or not hmac.compare_digest(row.secret_hash, _hash(secret)):
         return None
