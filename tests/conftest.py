@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import decimal
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +27,7 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 decimal.DefaultContext.traps[decimal.FloatOperation] = True
 decimal.getcontext().traps[decimal.FloatOperation] = True
 
-TEST_SECRET_KEY = "test-secret-key-for-the-suite-0123456789abcdef"  # noqa: S105
+TEST_SECRET_KEY = "test-secret-key-for-the-suite-0123456789abcdef"
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -60,11 +61,12 @@ def postgres_admin_url() -> str:
     return POSTGRES_ADMIN_URL
 
 
-def _create_pg_database(admin_url: str) -> tuple[str, str]:
+def _create_pg_database(admin_url: str, template: str | None = None) -> tuple[str, str]:
     name = f"cl_test_{uuid.uuid4().hex[:12]}"
+    clause = f' TEMPLATE "{template}"' if template else ""
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"{clause}'))
     admin.dispose()
     url = sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     return name, url
@@ -97,11 +99,52 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'clickledger.db'}"
 
 
-@pytest.fixture
-def engine(database_url: str) -> Iterator[sa.Engine]:
-    """A migrated engine on each supported database."""
-    eng = create_engine(database_url)
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file per session; each test copies it (cheaper than migrating)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    eng = create_engine(f"sqlite:///{path}")
     migrate.upgrade(eng)
+    with eng.connect() as conn:
+        conn.execute(sa.text("PRAGMA wal_checkpoint(TRUNCATE)"))
+    eng.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def _postgres_template(postgres_admin_url: str) -> Iterator[str]:
+    """One migrated PostgreSQL database per session, cloned with CREATE DATABASE … TEMPLATE."""
+    name, url = _create_pg_database(postgres_admin_url)
+    eng = create_engine(url)
+    migrate.upgrade(eng)
+    eng.dispose()
+    try:
+        yield name
+    finally:
+        _drop_pg_database(postgres_admin_url, name)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def migrated_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database at the newest schema, on SQLite and on PostgreSQL, fresh for each test."""
+    if request.param == "sqlite":
+        target = tmp_path / "clickledger.db"
+        shutil.copyfile(request.getfixturevalue("_sqlite_template"), target)
+        yield f"sqlite:///{target}"
+        return
+    admin_url = request.getfixturevalue("postgres_admin_url")
+    template = request.getfixturevalue("_postgres_template")
+    name, url = _create_pg_database(admin_url, template=template)
+    try:
+        yield url
+    finally:
+        _drop_pg_database(admin_url, name)
+
+
+@pytest.fixture
+def engine(migrated_database_url: str) -> Iterator[sa.Engine]:
+    """A migrated engine on each supported database."""
+    eng = create_engine(migrated_database_url)
     try:
         yield eng
     finally:
@@ -114,9 +157,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(migrated_database_url: str) -> Settings:
     return Settings(
-        database_url=database_url, secret_key=TEST_SECRET_KEY, allow_loopback_targets=True
+        database_url=migrated_database_url, secret_key=TEST_SECRET_KEY, allow_loopback_targets=True
     )
 
 

@@ -47,6 +47,25 @@ class Settings(BaseSettings):
     # Outbound
     allow_loopback_targets: bool = False
 
+    # Fraud: action thresholds in weighted points, and rule-family weights in percent
+    # (domain/fraud/scoring.py explains the defaults)
+    fraud_flag_at: int = Field(default=25, ge=1)
+    fraud_hold_at: int = Field(default=50, ge=1)
+    fraud_reject_at: int = Field(default=100, ge=1)
+    fraud_weight_click_flooding_pct: int = Field(default=100, ge=0, le=1000)
+    fraud_weight_bots_pct: int = Field(default=100, ge=0, le=1000)
+    fraud_weight_geo_mismatch_pct: int = Field(default=100, ge=0, le=1000)
+    fraud_weight_ctit_pct: int = Field(default=100, ge=0, le=1000)
+    fraud_weight_duplicate_players_pct: int = Field(default=100, ge=0, le=1000)
+    fraud_weight_self_referral_pct: int = Field(default=100, ge=0, le=1000)
+    fraud_weight_bonus_abuse_pct: int = Field(default=100, ge=0, le=1000)
+    fraud_weight_conversion_rate_pct: int = Field(default=100, ge=0, le=1000)
+    fraud_weight_forex_churning_pct: int = Field(default=100, ge=0, le=1000)
+    fraud_min_ctit_seconds: int = Field(default=10, ge=0)
+    fraud_click_window_minutes: int = Field(default=10, ge=1, le=1440)
+    fraud_ip_flag_clicks: int = Field(default=12, ge=2)
+    fraud_ip_hold_clicks: int = Field(default=30, ge=2)
+
     def secret_is_insecure(self) -> bool:
         """True when the secret key is the shipped sentinel or too short to be real."""
         return self.secret_key == INSECURE_SECRET_KEY or len(self.secret_key) < 32

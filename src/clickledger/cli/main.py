@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from clickledger.cli import db, demo, serve
+from clickledger.cli import clicks, db, demo, importer, keys, payouts, send_event, serve, worker
+from clickledger.cli import ledger as ledger_cli
 
 app = typer.Typer(
     name="clickledger",
@@ -13,5 +14,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db.app, name="db")
+app.add_typer(keys.app, name="keys")
+app.add_typer(payouts.app, name="payouts")
 serve.register(app)
 demo.register(app)
+worker.register(app)
+app.add_typer(ledger_cli.app, name="ledger")
+ledger_cli.register(app)
+send_event.register(app)
+importer.register(app)  # import, reconcile
+app.add_typer(clicks.app, name="clicks")

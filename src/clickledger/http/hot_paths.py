@@ -14,4 +14,9 @@ if TYPE_CHECKING:
 
 def register_hot_paths(hot: HotPaths, runtime: Runtime) -> None:
     """Attach every hot-path handler to ``hot``."""
-    del hot, runtime  # no hot path is registered until click tracking and postbacks land
+    from clickledger.tracking import click  # noqa: PLC0415 - keeps the import graph flat
+
+    click.register(hot, runtime)  # GET /c/{code}
+    from clickledger.ingest import routes as ingest_routes  # noqa: PLC0415
+
+    ingest_routes.register(hot, runtime)  # /postback, /api/v1/events, /p.gif, /p.js

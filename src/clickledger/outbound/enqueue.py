@@ -4,17 +4,218 @@ Contract with ingestion: after ``services.conversion.evaluate_events``, ingestio
 calls ``enqueue_for_events`` in the same transaction with the same event ids.
 Rows are keyed by a unique ``dedupe_key`` (event, template), so a repeat call
 queues nothing twice.
+
+Cost: four batched statements per call whatever the batch size (events with
+their player and click; the affiliates' active templates; those players' ledger
+entries, only when a template matched; one multi-row insert), never one per
+event.  Unattributed events queue nothing.
+
+Payout: the sum of the affiliate's ledger entries (any kind but payouts) that
+name the event among their sources.  An entry citing several events counts
+once, toward the newest of them (ids are time-ordered UUIDv7), which is the
+event that triggered it; so a CPA paid on [ftd, trade] is reported with the
+trade.  Entries in a second currency for the same event are left out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from clickledger.clock import utc
+from clickledger.ids import new_id
+from clickledger.outbound import templates as tpl
+from clickledger.outbound import webhooks
+from clickledger.settings import get_settings
+from clickledger.store import tables as t
+
+CHUNK_IDS = 500
+INSERT_CHUNK_ROWS = 200
+EXCLUDED_ENTRY_KINDS = ("payout",)
 
 
-def enqueue_for_events(conn: sa.Connection, event_ids: Sequence[str], now: datetime) -> int:
-    """Write outbox rows for ``event_ids``; returns how many were queued (outbound fills this in)."""
-    del conn, event_ids, now
-    return 0
+@dataclass
+class _EventRow:
+    id: str
+    kind: str
+    amount_minor: int | None
+    currency: str | None
+    occurred_at: datetime
+    player_id: str
+    affiliate_id: str
+    click_id: str | None
+    offer_id: str | None
+    subs: tuple[str | None, str | None, str | None, str | None, str | None]
+
+
+@dataclass
+class _Payout:
+    amount_minor: int = 0
+    currency: str | None = None
+    statuses: set[str] = field(default_factory=set)
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _load_events(conn: sa.Connection, event_ids: Sequence[str]) -> list[_EventRow]:
+    e, p, c, pc = t.player_events, t.players, t.clicks, t.promo_codes
+    query = (
+        sa.select(
+            e.c.id, e.c.kind, e.c.amount_minor, e.c.currency, e.c.occurred_at,
+            p.c.id.label("player_id"), p.c.affiliate_id, p.c.click_id,
+            sa.func.coalesce(c.c.offer_id, pc.c.offer_id).label("offer_id"),
+            c.c.sub1, c.c.sub2, c.c.sub3, c.c.sub4, c.c.sub5,
+        )
+        .select_from(e.join(p, p.c.id == e.c.player_id)
+                     .outerjoin(c, c.c.id == p.c.click_id)
+                     .outerjoin(pc, pc.c.id == p.c.promo_code_id))
+        .where(p.c.affiliate_id.is_not(None))
+    )
+    rows: list[_EventRow] = []
+    for chunk in _chunks(list(event_ids), CHUNK_IDS):
+        for r in conn.execute(query.where(e.c.id.in_(chunk))):
+            rows.append(_EventRow(
+                id=r.id, kind=r.kind, amount_minor=r.amount_minor, currency=r.currency,
+                occurred_at=r.occurred_at, player_id=r.player_id, affiliate_id=r.affiliate_id,
+                click_id=r.click_id, offer_id=r.offer_id,
+                subs=(r.sub1, r.sub2, r.sub3, r.sub4, r.sub5),
+            ))
+    return rows
+
+
+def _load_templates(conn: sa.Connection, affiliate_ids: set[str]) -> dict[str, list[Any]]:
+    pt = t.postback_templates
+    by_affiliate: dict[str, list[Any]] = defaultdict(list)
+    for chunk in _chunks(sorted(affiliate_ids), CHUNK_IDS):
+        rows = conn.execute(
+            sa.select(pt).where(pt.c.affiliate_id.in_(chunk), pt.c.status == "active")
+        )
+        for row in rows:
+            by_affiliate[row.affiliate_id].append(row)
+    return by_affiliate
+
+
+def _matches(template: Any, event: _EventRow) -> bool:
+    return (template.offer_id is None or template.offer_id == event.offer_id) and (
+        template.event_kind is None or template.event_kind == event.kind
+    )
+
+
+def _load_payouts(conn: sa.Connection, events: list[_EventRow]) -> dict[str, _Payout]:
+    """Per event id: the affiliate's commission for it (see the module doc)."""
+    le = t.ledger_entries
+    wanted = {event.id for event in events}
+    affiliate_of = {event.player_id: event.affiliate_id for event in events}
+    payouts: dict[str, _Payout] = {}
+    for chunk in _chunks(sorted(affiliate_of), CHUNK_IDS):
+        rows = conn.execute(
+            sa.select(le.c.player_id, le.c.affiliate_id, le.c.amount_minor, le.c.currency,
+                      le.c.status, le.c.source_event_ids)
+            .where(le.c.player_id.in_(chunk), le.c.kind.not_in(EXCLUDED_ENTRY_KINDS))
+        )
+        for row in rows:
+            if row.affiliate_id != affiliate_of.get(row.player_id):
+                continue
+            sources = [str(s) for s in (row.source_event_ids or ())]
+            if not sources:
+                continue
+            owner = max(sources)
+            if owner not in wanted:
+                continue
+            payout = payouts.setdefault(owner, _Payout(currency=row.currency))
+            if payout.currency != row.currency:
+                continue
+            payout.amount_minor += int(row.amount_minor)
+            payout.statuses.add(row.status)
+    return payouts
+
+
+def _facts(event: _EventRow, payout: _Payout | None, secret_key: str) -> tpl.PostbackFacts:
+    amount_minor = payout.amount_minor if payout else 0
+    currency = payout.currency if payout else event.currency
+    statuses = frozenset(payout.statuses) if payout else frozenset()
+    return tpl.PostbackFacts(
+        event_id=event.id,
+        event_kind=event.kind,
+        status=tpl.canonical_status(event.kind, amount_minor, statuses),
+        occurred_at=utc(event.occurred_at).isoformat(),
+        click_id=event.click_id,
+        subs=event.subs,
+        payout=tpl.money_text(amount_minor, currency) if payout else tpl.zero_text(currency),
+        currency=currency or "",
+        player_id=tpl.pseudonymous_player_id(secret_key, event.player_id),
+        amount=tpl.money_text(event.amount_minor, event.currency),
+        amount_currency=(event.currency or "") if event.amount_minor is not None else "",
+        offer_id=event.offer_id,
+    )
+
+
+def _outbox_row(template: Any, facts: tpl.PostbackFacts, event: _EventRow,
+                now: datetime) -> dict[str, Any]:
+    words = template.status_words or {}
+    url = tpl.render(template.url_template, facts, words)
+    is_webhook = template.kind == "webhook"
+    body = webhooks.encode_body(tpl.webhook_payload(facts, words)) if is_webhook else None
+    return {
+        "id": new_id(), "dedupe_key": f"{event.id}:{template.id}", "template_id": template.id,
+        "affiliate_id": event.affiliate_id, "event_id": event.id,
+        "method": "POST" if is_webhook else "GET", "url": url, "body": body, "headers": None,
+        "status": "pending", "attempts": 0, "next_attempt_at": now, "resend_count": 0,
+        "created_at": now, "updated_at": now,
+    }
+
+
+def insert_outbox_rows(conn: sa.Connection, rows: list[dict[str, Any]]) -> int:
+    """``insert … on conflict (dedupe_key) do nothing``; returns how many rows were new."""
+    if not rows:
+        return 0
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    queued = 0
+    for start in range(0, len(rows), INSERT_CHUNK_ROWS):
+        chunk = rows[start:start + INSERT_CHUNK_ROWS]
+        statement = (insert(t.outbox).values(chunk)
+                     .on_conflict_do_nothing(index_elements=["dedupe_key"])
+                     .returning(t.outbox.c.id))
+        queued += len(conn.execute(statement).all())
+    return queued
+
+
+def enqueue_for_events(
+    conn: sa.Connection, event_ids: Sequence[str], now: datetime, *, secret_key: str | None = None
+) -> int:
+    """Write outbox rows for ``event_ids``; returns how many were queued (new rows only).
+
+    ``secret_key`` keys the pseudonymous ``{player_id}``; it defaults to the
+    process settings' ``secret_key``.
+    """
+    if not event_ids:
+        return 0
+    events = _load_events(conn, event_ids)
+    if not events:
+        return 0
+    templates = _load_templates(conn, {event.affiliate_id for event in events})
+    matched = [
+        (event, template) for event in events
+        for template in templates.get(event.affiliate_id, ()) if _matches(template, event)
+    ]
+    if not matched:
+        return 0
+    payouts = _load_payouts(conn, list({event.id: event for event, _ in matched}.values()))
+    key = secret_key if secret_key is not None else get_settings().secret_key
+    facts_by_event: dict[str, tpl.PostbackFacts] = {}
+    rows = []
+    for event, template in matched:
+        facts = facts_by_event.get(event.id)
+        if facts is None:
+            facts = facts_by_event[event.id] = _facts(event, payouts.get(event.id), key)
+        rows.append(_outbox_row(template, facts, event, now))
+    return insert_outbox_rows(conn, rows)

@@ -142,7 +142,7 @@ class GroupCommitter(Generic[ItemT, ResultT]):
         try:
             with self._engine.begin() as conn:
                 results = self._flush(conn, [pending.item for pending in batch])
-        except Exception:  # noqa: BLE001 - fall back to one transaction per item
+        except Exception:
             self.stats.failed_batches += 1
             log.warning("group commit batch of %d failed; retrying one by one", len(batch),
                         exc_info=True)

@@ -100,6 +100,7 @@ integrations = sa.Table(
     sa.Column("ip_allowlist", Json),
     sa.Column("parameter_map", Json),  # operator's parameter names -> ours
     sa.Column("status_map", Json),  # operator's status words -> ours
+    sa.Column("pixel_key", sa.String(64), unique=True),  # public key for /p.gif; null = no pixel
     sa.Column("status", sa.String(20), nullable=False, server_default="active"),
     _created(), _updated(),
 )
@@ -275,6 +276,9 @@ conversions = sa.Table(
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("reason", sa.String(500)),
     sa.Column("event_id", Id),
+    sa.Column("deal_id", Id),  # for caps and tiers: counted per deal, affiliate and period
+    sa.Column("period_start", Time),  # the period the player qualified in
+    sa.Column("qualified_at", Time),
     _created(), _updated(),
     sa.UniqueConstraint("player_id", "kind"),
 )
@@ -306,6 +310,20 @@ ledger_entries = sa.Table(
     sa.Column("payout_id", Id),
     sa.Column("explanation", sa.String(1000), nullable=False),
     _created(),
+)
+
+# RevShare state per affiliate, deal and closed period: the NGR and what carries forward.
+revshare_balances = sa.Table(
+    "revshare_balances", metadata, _id(),
+    _fk("affiliate_id", "affiliates.id", nullable=False, index=False),
+    _fk("deal_id", "deals.id", nullable=False, index=False),
+    sa.Column("period_start", Time, nullable=False),
+    sa.Column("currency", sa.String(4), nullable=False),
+    sa.Column("ngr", sa.String(60), nullable=False),  # exact Decimal text, deal currency
+    sa.Column("carry_in", sa.String(60), nullable=False),
+    sa.Column("carry_out", sa.String(60), nullable=False),
+    _created(),
+    sa.UniqueConstraint("affiliate_id", "deal_id", "period_start"),
 )
 
 fx_rates = sa.Table(
@@ -362,6 +380,7 @@ payout_runs = sa.Table(
     sa.Column("approved_by", sa.String(200)),
     sa.Column("approved_at", Time),
     _created(),
+    sa.UniqueConstraint("period_start", "period_end"),  # one run per period: create is idempotent
 )
 
 payouts = sa.Table(
@@ -369,17 +388,33 @@ payouts = sa.Table(
     _fk("run_id", "payout_runs.id", nullable=False),
     _fk("affiliate_id", "affiliates.id", nullable=False),
     _money("amount", nullable=False), _currency(nullable=False),  # balance currency
-    _money("payout_amount", nullable=False),
+    _money("payout_amount", nullable=False),  # net: what reaches the affiliate
     sa.Column("payout_currency", sa.String(4), nullable=False),
     sa.Column("fx_rate", sa.String(40)),
+    _money("gross"),  # converted balance before fees and withholding, in payout_currency
     _money("fees"), _money("withholding"),
+    sa.Column("lines", Json),  # the configured fee / withholding lines applied
     sa.Column("method", sa.String(20)),
     sa.Column("payment_details", Json),
-    sa.Column("status", sa.String(20), nullable=False),  # draft | approved | paid | failed
+    # draft | approved | paid | failed; not paid: rolled_over | carried | blocked
+    sa.Column("status", sa.String(20), nullable=False),
     sa.Column("payment_reference", sa.String(200)),
     sa.Column("failure_reason", sa.String(500)),
     _created(), _updated(),
     sa.UniqueConstraint("run_id", "affiliate_id", "currency"),
+)
+
+payout_deductions = sa.Table(
+    "payout_deductions", metadata, _id(),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),  # fee | withholding
+    sa.Column("percent", sa.String(20), nullable=False, server_default="0"),  # exact Decimal
+    _money("fixed", nullable=False), _currency(),  # a fixed part needs a currency
+    sa.Column("method", sa.String(20)),  # null = every method
+    _fk("affiliate_id", "affiliates.id"),  # null = every affiliate
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    _created(),
 )
 
 # --- outbound ---------------------------------------------------------------
@@ -394,6 +429,7 @@ postback_templates = sa.Table(
     sa.Column("status_words", Json),
     sa.Column("webhook_secret", sa.String(200)),
     sa.Column("status", sa.String(20), nullable=False, server_default="active"),
+    sa.Column("disabled_reason", sa.String(200)),  # e.g. "target answered 410 Gone"
     _created(), _updated(),
 )
 
@@ -412,6 +448,9 @@ outbox = sa.Table(
     sa.Column("next_attempt_at", Time, nullable=False),
     sa.Column("last_status_code", sa.Integer),
     sa.Column("last_error", sa.String(1000)),
+    sa.Column("claimed_by", sa.String(64)),  # the dispatcher holding the lease
+    sa.Column("claimed_until", Time),  # lease end; after it the row is claimable again
+    sa.Column("resend_count", sa.Integer, nullable=False, server_default="0"),
     _created(), _updated(),
     sa.Index("ix_outbox_due", "status", "next_attempt_at"),
 )
@@ -420,6 +459,7 @@ outbox_attempts = sa.Table(
     "outbox_attempts", metadata, _id(),
     _fk("outbox_id", "outbox.id", nullable=False),
     sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("cycle", sa.Integer, nullable=False, server_default="0"),  # manual re-sends
     sa.Column("at", Time, nullable=False),
     sa.Column("status_code", sa.Integer),
     sa.Column("response_excerpt", sa.String(1000)),
@@ -461,4 +501,88 @@ audit_log = sa.Table(
     sa.Column("entity_id", sa.String(64), nullable=False),
     sa.Column("before", Json),
     sa.Column("after", Json),
+)
+
+# --- fraud ------------------------------------------------------------------
+
+fraud_assessments = sa.Table(
+    "fraud_assessments", metadata, _id(),
+    sa.Column("dedupe_key", sa.String(300), nullable=False, unique=True),  # event:<id> | ...
+    sa.Column("subject", sa.String(20), nullable=False),  # player | click
+    _fk("player_id", "players.id"),
+    _fk("affiliate_id", "affiliates.id"),
+    sa.Column("event_id", Id),
+    sa.Column("click_id", Id),
+    sa.Column("score", sa.Integer, nullable=False),
+    sa.Column("action", sa.String(10), nullable=False),  # allow | flag | hold | reject
+    sa.Column("reasons", Json, nullable=False),  # [{family, check, points, reason, evidence}]
+    sa.Column("status", sa.String(20), nullable=False),  # open|confirmed|dismissed|superseded
+    sa.Column("held", Json),  # what the action held or reversed, with prior statuses
+    sa.Column("reviewed_by", sa.String(200)),
+    sa.Column("reviewed_at", Time),
+    sa.Column("review_note", sa.String(1000)),
+    _created(), _updated(),
+    sa.Index("ix_fraud_assessments_status_action", "status", "action"),
+)
+
+fraud_click_counts = sa.Table(
+    "fraud_click_counts", metadata,
+    sa.Column("dimension", sa.String(12), nullable=False),  # ip | link | sub | link_h | ...
+    sa.Column("key", sa.String(300), nullable=False),
+    sa.Column("bucket_at", Time, nullable=False),
+    sa.Column("clicks", sa.BigInteger, nullable=False, server_default="0"),
+    sa.PrimaryKeyConstraint("dimension", "key", "bucket_at"),
+)
+
+fraud_identities = sa.Table(
+    "fraud_identities", metadata,
+    sa.Column("kind", sa.String(12), nullable=False),  # ip | device | payment
+    sa.Column("value", sa.String(128), nullable=False),
+    sa.Column("player_id", Id, nullable=False),
+    sa.Column("brand_id", Id, nullable=False),
+    sa.Column("affiliate_id", Id),
+    sa.Column("seen_at", Time, nullable=False),
+    sa.PrimaryKeyConstraint("kind", "value", "player_id"),
+)
+
+# --- batch import -----------------------------------------------------------
+
+import_profiles = sa.Table(
+    "import_profiles", metadata, _id(),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    _fk("integration_id", "integrations.id"),
+    sa.Column("kind", sa.String(20)),  # registrations | deposits | trades | activity | chargebacks
+    sa.Column("delimiter", sa.String(4), nullable=False, server_default=","),
+    sa.Column("columns", Json, nullable=False),  # our field -> the operator's header name
+    sa.Column("date_formats", Json),  # strftime formats tried in order; null = ISO 8601
+    sa.Column("decimal_comma", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("currency_column", sa.String(200)),
+    sa.Column("fixed_currency", sa.String(4)),
+    sa.Column("status_words", Json),  # operator's status word -> our event kind or "skip"
+    _created(), _updated(),
+)
+
+import_jobs = sa.Table(
+    "import_jobs", metadata, _id(),
+    _fk("integration_id", "integrations.id", nullable=False),
+    _fk("profile_id", "import_profiles.id", index=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("policy", sa.String(20), nullable=False),  # reject-file | skip-invalid
+    sa.Column("file_name", sa.String(500), nullable=False),
+    sa.Column("file_path", sa.String(2000), nullable=False),
+    sa.Column("size_bytes", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # queued|running|succeeded|rejected|failed
+    sa.Column("rows_total", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("rows_done", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("rows_inserted", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("rows_duplicate", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("rows_invalid", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("rows_skipped", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("errors", Json),  # the first errors, {line, column, code, message}
+    sa.Column("error_report", sa.Text),  # CSV of every error (capped), for skip-invalid
+    sa.Column("message", sa.String(1000)),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    _created(), _updated(),
+    sa.Column("started_at", Time),
+    sa.Column("finished_at", Time),
 )

@@ -7,7 +7,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from clickledger.services.errors import ServiceError
 
 
 class ApiError(Exception):
@@ -28,6 +31,9 @@ def not_found(entity: str) -> ApiError:
     return ApiError(404, "not_found", f"{entity} not found")
 
 
+SERVICE_ERROR_STATUS = {"invalid": 422, "conflict": 409, "not_found": 404}
+
+
 def error_body(code: str, message: str, details: Any | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
 
@@ -46,6 +52,18 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status)
+
+    @app.exception_handler(ServiceError)
+    async def _service_error(_request: Request, exc: ServiceError) -> JSONResponse:
+        status = SERVICE_ERROR_STATUS[exc.kind]
+        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=status)
+
+    @app.exception_handler(sa_exc.IntegrityError)
+    async def _integrity(_request: Request, _exc: sa_exc.IntegrityError) -> JSONResponse:
+        # Backstop for a unique value taken by a concurrent request between check and write.
+        return JSONResponse(
+            error_body("conflict", "the change conflicts with existing data"), status_code=409
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -18,7 +18,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    
+
     op.create_table('affiliates',
     sa.Column('id', sa.Uuid(as_uuid=False), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -140,7 +140,8 @@ def upgrade() -> None:
     sa.Column('approved_by', sa.String(length=200), nullable=True),
     sa.Column('approved_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_payout_runs'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_payout_runs')),
+    sa.UniqueConstraint('period_start', 'period_end', name=op.f('uq_payout_runs_period_start_period_end'))
     )
     op.create_table('periods',
     sa.Column('id', sa.Uuid(as_uuid=False), nullable=False),
@@ -176,12 +177,14 @@ def upgrade() -> None:
     sa.Column('ip_allowlist', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('parameter_map', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('status_map', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('pixel_key', sa.String(length=64), nullable=True),
     sa.Column('status', sa.String(length=20), server_default='active', nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['brand_id'], ['brands.id'], name=op.f('fk_integrations_brand_id_brands')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_integrations')),
-    sa.UniqueConstraint('name', name=op.f('uq_integrations_name'))
+    sa.UniqueConstraint('name', name=op.f('uq_integrations_name')),
+    sa.UniqueConstraint('pixel_key', name=op.f('uq_integrations_pixel_key'))
     )
     with op.batch_alter_table('integrations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_integrations_brand_id'), ['brand_id'], unique=False)
@@ -210,8 +213,10 @@ def upgrade() -> None:
     sa.Column('payout_amount_minor', sa.BigInteger(), nullable=False),
     sa.Column('payout_currency', sa.String(length=4), nullable=False),
     sa.Column('fx_rate', sa.String(length=40), nullable=True),
+    sa.Column('gross_minor', sa.BigInteger(), nullable=True),
     sa.Column('fees_minor', sa.BigInteger(), nullable=True),
     sa.Column('withholding_minor', sa.BigInteger(), nullable=True),
+    sa.Column('lines', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('method', sa.String(length=20), nullable=True),
     sa.Column('payment_details', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
@@ -227,6 +232,24 @@ def upgrade() -> None:
     with op.batch_alter_table('payouts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_payouts_affiliate_id'), ['affiliate_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_payouts_run_id'), ['run_id'], unique=False)
+
+    op.create_table('payout_deductions',
+    sa.Column('id', sa.Uuid(as_uuid=False), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('percent', sa.String(length=20), server_default='0', nullable=False),
+    sa.Column('fixed_minor', sa.BigInteger(), nullable=False),
+    sa.Column('currency', sa.String(length=4), nullable=True),
+    sa.Column('method', sa.String(length=20), nullable=True),
+    sa.Column('affiliate_id', sa.Uuid(as_uuid=False), nullable=True),
+    sa.Column('active', sa.Boolean(), server_default=sa.true(), nullable=False),
+    sa.Column('created_by', sa.String(length=200), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['affiliate_id'], ['affiliates.id'], name=op.f('fk_payout_deductions_affiliate_id_affiliates')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_payout_deductions'))
+    )
+    with op.batch_alter_table('payout_deductions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_payout_deductions_affiliate_id'), ['affiliate_id'], unique=False)
 
     op.create_table('reconciliation_runs',
     sa.Column('id', sa.Uuid(as_uuid=False), nullable=False),
@@ -332,6 +355,7 @@ def upgrade() -> None:
     sa.Column('status_words', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('webhook_secret', sa.String(length=200), nullable=True),
     sa.Column('status', sa.String(length=20), server_default='active', nullable=False),
+    sa.Column('disabled_reason', sa.String(length=200), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['affiliate_id'], ['affiliates.id'], name=op.f('fk_postback_templates_affiliate_id_affiliates')),
@@ -426,6 +450,9 @@ def upgrade() -> None:
     sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('last_status_code', sa.Integer(), nullable=True),
     sa.Column('last_error', sa.String(length=1000), nullable=True),
+    sa.Column('claimed_by', sa.String(length=64), nullable=True),
+    sa.Column('claimed_until', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('resend_count', sa.Integer(), server_default='0', nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['affiliate_id'], ['affiliates.id'], name=op.f('fk_outbox_affiliate_id_affiliates')),
@@ -470,6 +497,9 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('reason', sa.String(length=500), nullable=True),
     sa.Column('event_id', sa.Uuid(as_uuid=False), nullable=True),
+    sa.Column('deal_id', sa.Uuid(as_uuid=False), nullable=True),
+    sa.Column('period_start', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('qualified_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['affiliate_id'], ['affiliates.id'], name=op.f('fk_conversions_affiliate_id_affiliates')),
@@ -486,6 +516,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Uuid(as_uuid=False), nullable=False),
     sa.Column('outbox_id', sa.Uuid(as_uuid=False), nullable=False),
     sa.Column('attempt', sa.Integer(), nullable=False),
+    sa.Column('cycle', sa.Integer(), server_default='0', nullable=False),
     sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('status_code', sa.Integer(), nullable=True),
     sa.Column('response_excerpt', sa.String(length=1000), nullable=True),
@@ -566,11 +597,142 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_ledger_entries_affiliate_id'), ['affiliate_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_ledger_entries_player_id'), ['player_id'], unique=False)
 
-    
+
+
+
+    op.create_table('import_profiles',
+    sa.Column('id', sa.Uuid(as_uuid=False), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('integration_id', sa.Uuid(as_uuid=False), nullable=True),
+    sa.Column('kind', sa.String(length=20), nullable=True),
+    sa.Column('delimiter', sa.String(length=4), server_default=',', nullable=False),
+    sa.Column('columns', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('date_formats', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('decimal_comma', sa.Boolean(), server_default=sa.false(), nullable=False),
+    sa.Column('currency_column', sa.String(length=200), nullable=True),
+    sa.Column('fixed_currency', sa.String(length=4), nullable=True),
+    sa.Column('status_words', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['integration_id'], ['integrations.id'], name=op.f('fk_import_profiles_integration_id_integrations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_import_profiles')),
+    sa.UniqueConstraint('name', name=op.f('uq_import_profiles_name'))
+    )
+    with op.batch_alter_table('import_profiles', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_import_profiles_integration_id'), ['integration_id'], unique=False)
+
+    op.create_table('import_jobs',
+    sa.Column('id', sa.Uuid(as_uuid=False), nullable=False),
+    sa.Column('integration_id', sa.Uuid(as_uuid=False), nullable=False),
+    sa.Column('profile_id', sa.Uuid(as_uuid=False), nullable=True),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('policy', sa.String(length=20), nullable=False),
+    sa.Column('file_name', sa.String(length=500), nullable=False),
+    sa.Column('file_path', sa.String(length=2000), nullable=False),
+    sa.Column('size_bytes', sa.BigInteger(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('rows_total', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('rows_done', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('rows_inserted', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('rows_duplicate', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('rows_invalid', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('rows_skipped', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('errors', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('error_report', sa.Text(), nullable=True),
+    sa.Column('message', sa.String(length=1000), nullable=True),
+    sa.Column('created_by', sa.String(length=200), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['integration_id'], ['integrations.id'], name=op.f('fk_import_jobs_integration_id_integrations')),
+    sa.ForeignKeyConstraint(['profile_id'], ['import_profiles.id'], name=op.f('fk_import_jobs_profile_id_import_profiles')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_import_jobs'))
+    )
+    with op.batch_alter_table('import_jobs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_import_jobs_integration_id'), ['integration_id'], unique=False)
+
+    op.create_table('fraud_assessments',
+    sa.Column('id', sa.Uuid(as_uuid=False), nullable=False),
+    sa.Column('dedupe_key', sa.String(length=300), nullable=False),
+    sa.Column('subject', sa.String(length=20), nullable=False),
+    sa.Column('player_id', sa.Uuid(as_uuid=False), nullable=True),
+    sa.Column('affiliate_id', sa.Uuid(as_uuid=False), nullable=True),
+    sa.Column('event_id', sa.Uuid(as_uuid=False), nullable=True),
+    sa.Column('click_id', sa.Uuid(as_uuid=False), nullable=True),
+    sa.Column('score', sa.Integer(), nullable=False),
+    sa.Column('action', sa.String(length=10), nullable=False),
+    sa.Column('reasons', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('held', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('reviewed_by', sa.String(length=200), nullable=True),
+    sa.Column('reviewed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('review_note', sa.String(length=1000), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['affiliate_id'], ['affiliates.id'], name=op.f('fk_fraud_assessments_affiliate_id_affiliates')),
+    sa.ForeignKeyConstraint(['player_id'], ['players.id'], name=op.f('fk_fraud_assessments_player_id_players')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_fraud_assessments')),
+    sa.UniqueConstraint('dedupe_key', name=op.f('uq_fraud_assessments_dedupe_key'))
+    )
+    with op.batch_alter_table('fraud_assessments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_fraud_assessments_affiliate_id'), ['affiliate_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_fraud_assessments_player_id'), ['player_id'], unique=False)
+        batch_op.create_index('ix_fraud_assessments_status_action', ['status', 'action'], unique=False)
+
+    op.create_table('fraud_click_counts',
+    sa.Column('dimension', sa.String(length=12), nullable=False),
+    sa.Column('key', sa.String(length=300), nullable=False),
+    sa.Column('bucket_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('clicks', sa.BigInteger(), server_default='0', nullable=False),
+    sa.PrimaryKeyConstraint('dimension', 'key', 'bucket_at', name=op.f('pk_fraud_click_counts'))
+    )
+    op.create_table('fraud_identities',
+    sa.Column('kind', sa.String(length=12), nullable=False),
+    sa.Column('value', sa.String(length=128), nullable=False),
+    sa.Column('player_id', sa.Uuid(as_uuid=False), nullable=False),
+    sa.Column('brand_id', sa.Uuid(as_uuid=False), nullable=False),
+    sa.Column('affiliate_id', sa.Uuid(as_uuid=False), nullable=True),
+    sa.Column('seen_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('kind', 'value', 'player_id', name=op.f('pk_fraud_identities'))
+    )
+
+    op.create_table('revshare_balances',
+    sa.Column('id', sa.Uuid(as_uuid=False), nullable=False),
+    sa.Column('affiliate_id', sa.Uuid(as_uuid=False), nullable=False),
+    sa.Column('deal_id', sa.Uuid(as_uuid=False), nullable=False),
+    sa.Column('period_start', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('currency', sa.String(length=4), nullable=False),
+    sa.Column('ngr', sa.String(length=60), nullable=False),
+    sa.Column('carry_in', sa.String(length=60), nullable=False),
+    sa.Column('carry_out', sa.String(length=60), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['affiliate_id'], ['affiliates.id'], name=op.f('fk_revshare_balances_affiliate_id_affiliates')),
+    sa.ForeignKeyConstraint(['deal_id'], ['deals.id'], name=op.f('fk_revshare_balances_deal_id_deals')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_revshare_balances')),
+    sa.UniqueConstraint('affiliate_id', 'deal_id', 'period_start', name=op.f('uq_revshare_balances_affiliate_id_deal_id_period_start'))
+    )
 
 
 def downgrade() -> None:
-    
+    op.drop_table('fraud_identities')
+    op.drop_table('fraud_click_counts')
+    with op.batch_alter_table('fraud_assessments', schema=None) as batch_op:
+        batch_op.drop_index('ix_fraud_assessments_status_action')
+        batch_op.drop_index(batch_op.f('ix_fraud_assessments_player_id'))
+        batch_op.drop_index(batch_op.f('ix_fraud_assessments_affiliate_id'))
+
+    op.drop_table('fraud_assessments')
+    op.drop_table('revshare_balances')
+    with op.batch_alter_table('import_jobs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_import_jobs_integration_id'))
+
+    op.drop_table('import_jobs')
+    with op.batch_alter_table('import_profiles', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_import_profiles_integration_id'))
+
+    op.drop_table('import_profiles')
+
     with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_ledger_entries_player_id'))
         batch_op.drop_index(batch_op.f('ix_ledger_entries_affiliate_id'))
@@ -652,6 +814,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_payouts_affiliate_id'))
 
     op.drop_table('payouts')
+    with op.batch_alter_table('payout_deductions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_payout_deductions_affiliate_id'))
+
+    op.drop_table('payout_deductions')
     with op.batch_alter_table('offers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_offers_brand_id'))
 
@@ -682,4 +848,4 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_affiliates_parent_id'))
 
     op.drop_table('affiliates')
-    
+

@@ -1,0 +1,219 @@
+"""What the three ingestion handlers share: authentication, the committer, the answers.
+
+One ``IngestHub`` per process owns the integration directory, the group
+committer running ``pipeline.Flusher``, a bounded cache of recently committed
+(integration, txn_id) answers, and a ticker that writes pending health counts.
+
+The duplicate cache only ever holds events whose transaction has committed,
+so a hit is certainly a duplicate (or a 409) and is answered without a write;
+a miss goes through the committer, where the unique index decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+import sqlalchemy as sa
+from collections.abc import Mapping
+from datetime import datetime
+
+from clickledger.domain.events import Source
+from clickledger.http.asgi import Scope, Send, header, respond
+from clickledger.ingest import signatures
+from clickledger.ingest.integrations import IntegrationDirectory, IntegrationInfo
+from clickledger.ingest.mapping import map_parameters
+from clickledger.ingest.pipeline import (
+    Answer,
+    Flusher,
+    Item,
+    Rejection,
+    Submission,
+    Tick,
+    conflict,
+    duplicate,
+    rejected,
+)
+from clickledger.ingest.validate import Invalid, validate
+from clickledger.runtime import Runtime
+from clickledger.services.registration import RaceLost
+from clickledger.store.group_commit import CommitterStopped, GroupCommitter, QueueFull
+from clickledger.tracking.client_ip import ClientIpResolver
+
+log = logging.getLogger(__name__)
+
+JSON = b"application/json"
+DUPLICATE_CACHE_MAX = 200_000
+TICK_S = 2.0
+RACE_RETRIES = 5
+RACE_BACKOFF_S = 0.02
+
+
+def encode(answer: Answer) -> bytes:
+    return json.dumps(answer.body, separators=(",", ":")).encode()
+
+
+async def send_answer(
+    send: Send, answer: Answer, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    headers = [(b"cache-control", b"no-store")] + (extra or [])
+    if answer.http_status == 503:
+        headers.append((b"retry-after", b"1"))
+    await respond(send, answer.http_status, encode(answer), headers, content_type=JSON)
+
+
+class DuplicateCache:
+    """Bounded map (integration, txn_id) → (event id, payload hash), oldest evicted first."""
+
+    def __init__(self, max_entries: int = DUPLICATE_CACHE_MAX) -> None:
+        self.max_entries = max_entries
+        self._entries: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def get(self, key: tuple[str, str]) -> tuple[str, str] | None:
+        return self._entries.get(key)
+
+    def put(self, key: tuple[str, str], event_id: str, payload_hash: str) -> None:
+        entries = self._entries
+        if len(entries) >= self.max_entries:
+            for old in list(entries)[: self.max_entries // 10]:
+                del entries[old]
+        entries[key] = (event_id, payload_hash)
+
+
+class IngestHub:
+    """Per-process ingestion state shared by /postback, /api/v1/events and the pixel."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings
+        self.clock = runtime.clock
+        self.directory = IntegrationDirectory(runtime.engine)
+        self.flusher = Flusher(runtime.clock, runtime.settings.attribution_window_days)
+        self.committer: GroupCommitter[Item, Answer | None] = GroupCommitter(
+            runtime.engine, self.flusher, name="ingest",
+            max_batch_rows=runtime.settings.group_commit_max_batch_rows,
+            max_queue_rows=runtime.settings.group_commit_max_queue_rows,
+        )
+        self.duplicates = DuplicateCache()
+        self.client_ip = ClientIpResolver(runtime.settings.trusted_proxies)
+        self._ticker: asyncio.Task[None] | None = None
+
+    # --- lifecycle -----------------------------------------------------------
+
+    async def start(self) -> None:
+        self.committer.start()
+        await asyncio.to_thread(self.directory.reload)
+        self._ticker = asyncio.create_task(self._tick_forever())
+
+    async def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
+        await self.flush_counters()
+        await asyncio.to_thread(self.committer.stop)
+
+    async def flush_counters(self) -> None:
+        """Write health counts gathered outside a batch (duplicates answered from memory)."""
+        if self.flusher.health.pending:
+            await self._submit(Tick())
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            await self.flush_counters()
+
+    # --- authentication ------------------------------------------------------
+
+    def peer_ip(self, scope: Scope) -> str | None:
+        client = scope.get("client")
+        peer = client[0] if client else None
+        return self.client_ip.resolve(peer, header(scope, b"x-forwarded-for"))
+
+    def authenticate(
+        self, scope: Scope, parts: signatures.SignedParts, raw_query: str, body: bytes
+    ) -> IntegrationInfo | Answer:
+        """The integration a request is signed by, or the 401/403 answer (nothing written)."""
+        if not parts.key_id:
+            return rejected("missing_key", "send the integration key id (X-CL-Key or cl_key)", 401)
+        info = self.directory.by_id(parts.key_id.strip())
+        if info is None or not info.active:
+            return rejected("unknown_key", "no active integration has this key id", 401)
+        if not info.ip_allowed(self.peer_ip(scope)):
+            return rejected("ip_not_allowed", "this address is not on the integration's allowlist",
+                            403)
+        if info.require_signature:
+            reason = signatures.verify(
+                info.signing_secret, parts, method=scope["method"], path=scope["path"],
+                raw_query=raw_query, body=body, now_s=self.clock.now().timestamp())
+            if reason is not None:
+                return rejected(reason, "the request signature is missing, wrong or stale", 401)
+        return info
+
+    # --- submission ----------------------------------------------------------
+
+    async def _submit(self, item: Item) -> Answer:
+        """Submit ``item``; a race lost to another process or a deadlock is retried here."""
+        for attempt in range(1, RACE_RETRIES + 1):
+            try:
+                answer = await self.committer.submit(item)
+            except (QueueFull, CommitterStopped):
+                return rejected("overloaded", "too many events waiting; retry shortly", 503)
+            except (RaceLost, sa.exc.OperationalError):
+                if attempt == RACE_RETRIES:
+                    log.exception("ingestion kept losing races")
+                    break
+                await asyncio.sleep(RACE_BACKOFF_S * attempt)
+                continue
+            except Exception:
+                log.exception("ingestion failed")
+                break
+            return answer or Answer(200, {"status": "ok"})
+        return rejected("internal_error", "the event could not be stored; retry later", 500)
+
+    async def reject(
+        self, info: IntegrationInfo, source: str, problem: Invalid, excerpt: str | None,
+        now: datetime,
+    ) -> Answer:
+        """Record a refused event for the health view; answer its 4xx."""
+        item = Rejection(info.id, source, problem.code, problem.message, excerpt, now,
+                         problem.status)
+        answer = await self._submit(item)
+        if answer.http_status >= 500:
+            return answer
+        return rejected(problem.code, problem.message, problem.status)
+
+    async def ingest(
+        self, info: IntegrationInfo, params: Mapping[str, str], *, source: str = "s2s",
+        pixel: bool = False,
+    ) -> Answer:
+        """Map, validate and store one event (or answer its rejection or duplicate)."""
+        now = self.clock.now()
+        fields = dict(params) if pixel else map_parameters(params, info.parameter_map)
+        try:
+            valid = validate(fields, now=now, status_map=info.status_map,
+                             source=Source(source))
+        except Invalid as problem:
+            return await self.reject(info, source, problem, _excerpt(params), now)
+        key = (info.id, valid.event.txn_id)
+        known = self.duplicates.get(key)
+        if known is not None:
+            return self._known(info, known, valid.payload_hash, valid.event.txn_id, now)
+        answer = await self._submit(Submission(info, valid, dict(params), now, pixel=pixel))
+        event_id = answer.body.get("event_id")
+        if answer.body.get("status") in ("accepted", "duplicate") and event_id:
+            self.duplicates.put(key, event_id, valid.payload_hash)
+        return answer
+
+    def _known(self, info: IntegrationInfo, known: tuple[str, str], payload_hash: str,
+               txn_id: str, now: datetime) -> Answer:
+        event_id, first_hash = known
+        if first_hash != payload_hash:
+            self.flusher.health.add(info.id, now, rejected=1)
+            return conflict(event_id, txn_id)
+        self.flusher.health.add(info.id, now, duplicates=1)
+        return duplicate(event_id, txn_id)
+
+
+def _excerpt(params: Mapping[str, str]) -> str:
+    return json.dumps(dict(params), ensure_ascii=False)[:2000]

@@ -1,0 +1,229 @@
+"""Validation of one inbound event: operator fields (already renamed) → ``PlayerEvent``.
+
+Every problem has a stable reason code and a 4xx status; nothing is guessed.
+Money is exact: an amount with more decimals than its currency has, a
+negative amount, or one beyond ``MAX_AMOUNT_MINOR`` is refused, never rounded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from clickledger.domain.events import EventKind, PlayerEvent, Source
+from clickledger.domain.money import MAX_AMOUNT_MINOR, MINOR_UNITS, MoneyError, parse_amount
+from clickledger.ingest.mapping import map_status
+
+FUTURE_SKEW = timedelta(minutes=10)
+OLDEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_LOTS = Decimal(1_000_000)
+LOTS_SCALE = 1000  # stored in thousandths of a lot
+LIMITS = {"txn_id": 255, "user_id": 128, "click_id": 64, "promo": 64, "instrument": 64,
+          "account_type": 64, "reverses_txn_id": 255, "event": 64}
+MONEY_FIELDS = ("amount", "spread", "bets", "wins", "bonus", "chargebacks")
+AMOUNT_REQUIRED = frozenset({EventKind.FTD, EventKind.DEPOSIT, EventKind.WITHDRAWAL,
+                             EventKind.CHARGEBACK})
+ACTIVITY_FIELDS = ("bets", "wins", "bonus", "chargebacks")
+
+
+class Invalid(Exception):
+    """A refused event: ``code`` is the machine-readable reason, ``status`` the HTTP status."""
+
+    def __init__(self, code: str, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class ValidEvent:
+    """A validated event and the hash of its content (what a retry must repeat)."""
+
+    event: PlayerEvent
+    payload_hash: str
+
+
+def _text(fields: Mapping[str, str], name: str, required: bool = False) -> str | None:
+    value = fields.get(name)
+    if value is None or not value.strip():
+        if required:
+            raise Invalid(f"missing_{name}", f"{name} is required")
+        return None
+    value = value.strip()
+    if len(value) > LIMITS.get(name, 255):
+        limit = LIMITS.get(name, 255)
+        raise Invalid(f"invalid_{name}", f"{name} is longer than {limit} characters")
+    if not value.isprintable():
+        raise Invalid(f"invalid_{name}", f"{name} contains control characters")
+    return value
+
+
+def parse_time(text: str) -> datetime:
+    """Unix seconds, unix milliseconds or ISO 8601 (naive = UTC)."""
+    raw = text.strip()
+    try:
+        if raw.isdigit():
+            number = int(raw)
+            seconds = number / 1000 if len(raw) >= 13 else number
+            return datetime.fromtimestamp(seconds, UTC)
+        moment = datetime.fromisoformat(raw.replace(" ", "T", 1))
+    except (ValueError, OverflowError, OSError) as exc:
+        raise Invalid("invalid_ts", f"ts is not a unix time or ISO 8601: {text!r}") from exc
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _occurred_at(fields: Mapping[str, str], now: datetime) -> datetime:
+    text = _text(fields, "ts")
+    if text is None:
+        return now
+    moment = parse_time(text)
+    if moment > now + FUTURE_SKEW:
+        raise Invalid("future_ts", f"ts {moment.isoformat()} is in the future")
+    if moment < OLDEST_EVENT:
+        raise Invalid("ts_out_of_range", f"ts {moment.isoformat()} is before 2000")
+    return moment
+
+
+def _kind(fields: Mapping[str, str], status_map: Mapping[str, str] | None) -> tuple[EventKind, str]:
+    word = _text(fields, "event", required=True)
+    assert word is not None
+    mapped = map_status(word, status_map)
+    try:
+        return EventKind(mapped), word
+    except ValueError as exc:
+        raise Invalid("unknown_event", f"unknown event {word!r}") from exc
+
+
+def _currency(fields: Mapping[str, str], needed: bool) -> str | None:
+    text = _text(fields, "currency")
+    if text is None:
+        if needed:
+            raise Invalid("missing_currency", "currency is required with an amount")
+        return None
+    code = text.upper()
+    if code not in MINOR_UNITS:
+        raise Invalid("unknown_currency", f"unknown currency {text!r}")
+    return code
+
+
+def _money(fields: Mapping[str, str], name: str, currency: str | None) -> Decimal | None:
+    text = _text(fields, name)
+    if text is None:
+        return None
+    try:
+        value = parse_amount(text)
+    except MoneyError as exc:
+        raise Invalid(f"invalid_{name}", str(exc)) from exc
+    if value < 0:
+        raise Invalid("negative_amount", f"{name} must not be negative")
+    exponent = MINOR_UNITS[currency] if currency else 2
+    if value != value.quantize(Decimal(1).scaleb(-exponent)):
+        raise Invalid("amount_precision",
+                      f"{name} has more than {exponent} decimals for {currency}")
+    if value.scaleb(exponent) > MAX_AMOUNT_MINOR:
+        raise Invalid("amount_too_large", f"{name} is beyond any real amount")
+    return value
+
+
+def _lots(fields: Mapping[str, str]) -> Decimal | None:
+    text = _text(fields, "lots")
+    if text is None:
+        return None
+    try:
+        value = parse_amount(text)
+    except MoneyError as exc:
+        raise Invalid("invalid_lots", f"lots is not a number: {text!r}") from exc
+    if value < 0 or value > MAX_LOTS:
+        raise Invalid("invalid_lots", f"lots must be between 0 and {MAX_LOTS}")
+    if (value * LOTS_SCALE) != (value * LOTS_SCALE).to_integral_value():
+        raise Invalid("invalid_lots", "lots has more than 3 decimals")
+    return value
+
+
+def _country(fields: Mapping[str, str]) -> str | None:
+    text = _text(fields, "country")
+    if text is None:
+        return None
+    if len(text) != 2 or not text.isascii() or not text.isalpha():
+        raise Invalid("invalid_country", f"country must be an ISO 3166 alpha-2 code: {text!r}")
+    return text.upper()
+
+
+def _day(fields: Mapping[str, str], occurred_at: datetime) -> date:
+    text = _text(fields, "day")
+    if text is None:
+        return occurred_at.date()
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise Invalid("invalid_day", f"day must be YYYY-MM-DD: {text!r}") from exc
+
+
+def _check_kind_rules(kind: EventKind, money: Mapping[str, Decimal | None],
+                      lots: Decimal | None, instrument: str | None) -> None:
+    amount = money["amount"]
+    if kind in AMOUNT_REQUIRED:
+        if amount is None:
+            raise Invalid("missing_amount", f"a {kind.value} needs an amount")
+        if amount == 0:
+            raise Invalid("invalid_amount", f"a {kind.value} needs an amount above zero")
+    if kind is EventKind.TRADE and (lots is None or instrument is None):
+        raise Invalid("missing_lots" if lots is None else "missing_instrument",
+                      "a trade needs lots and instrument")
+    if kind is EventKind.ACTIVITY and all(money[name] is None for name in ACTIVITY_FIELDS):
+        raise Invalid("missing_activity", "an activity row needs bets, wins, bonus or chargebacks")
+
+
+def payload_hash(values: Mapping[str, object]) -> str:
+    """SHA-256 of the event's content in a fixed order: equal for a faithful retry."""
+    text = "\x1f".join(f"{name}={'' if values[name] is None else values[name]}"
+                       for name in sorted(values))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def validate(
+    fields: Mapping[str, str],
+    *,
+    now: datetime,
+    status_map: Mapping[str, str] | None = None,
+    source: Source = Source.S2S,
+) -> ValidEvent:
+    """A ``PlayerEvent`` from renamed operator fields, or ``Invalid`` with a reason code."""
+    kind, word = _kind(fields, status_map)
+    txn_id = _text(fields, "txn_id", required=True)
+    user_id = _text(fields, "user_id", required=True)
+    occurred_at = _occurred_at(fields, now)
+    has_money = any(fields.get(name, "").strip() for name in MONEY_FIELDS)
+    currency = _currency(fields, needed=has_money)
+    money = {name: _money(fields, name, currency) for name in MONEY_FIELDS}
+    lots = _lots(fields)
+    instrument = _text(fields, "instrument")
+    _check_kind_rules(kind, money, lots, instrument)
+    promo = _text(fields, "promo")
+    assert txn_id is not None and user_id is not None
+    event = PlayerEvent(
+        kind=kind, txn_id=txn_id, operator_player_id=user_id, occurred_at=occurred_at,
+        source=source, amount=money["amount"], currency=currency,
+        click_id=_text(fields, "click_id"), promo_code=promo.upper() if promo else None,
+        country=_country(fields), lots=lots, instrument=instrument,
+        account_type=_text(fields, "account_type"), spread=money["spread"],
+        bets=money["bets"], wins=money["wins"], bonus=money["bonus"],
+        chargebacks=money["chargebacks"],
+        activity_day=_day(fields, occurred_at) if kind is EventKind.ACTIVITY else None,
+        status_raw=word[:64], reverses_txn_id=_text(fields, "reverses_txn_id"),
+    )
+    content: dict[str, object] = {
+        "kind": kind.value, "txn_id": txn_id, "user_id": user_id, "currency": currency,
+        "ts": occurred_at.isoformat() if fields.get("ts", "").strip() else None,
+        "click_id": event.click_id, "promo": event.promo_code, "country": event.country,
+        "lots": lots.normalize() if lots is not None else None, "instrument": instrument,
+        "account_type": event.account_type,
+        "day": event.activity_day, "reverses": event.reverses_txn_id, "source": source.value,
+    }
+    content.update({name: (value.normalize() if value is not None else None)
+                    for name, value in money.items()})
+    return ValidEvent(event, payload_hash(content))

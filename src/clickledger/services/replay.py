@@ -1,0 +1,127 @@
+"""Replay: re-run the commission engine over raw events in a scratch database.
+
+The scratch space is an in-memory SQLite database with the same tables.  The
+programme rows, FX rates and players are copied; events are then inserted in
+the order they were received, each arrival evaluated as ingestion did, with
+period closes and fraud rejections replayed at the moments they happened.
+Live evaluation and replay run the same code, so they produce the same lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.pool import StaticPool
+
+from clickledger.clock import utc
+from clickledger.services import conversion, period_close
+from clickledger.store import tables as t
+
+PROGRAMME_TABLES = (t.brands, t.affiliates, t.deals, t.deal_versions, t.deal_assignments,
+                    t.fx_rates)
+COPY_CHUNK_ROWS = 5_000
+REJECT_ACTION = "conversion.reject"
+
+
+def scratch_engine() -> sa.Engine:
+    """An empty in-memory database with every table (foreign keys not enforced)."""
+    engine = sa.create_engine("sqlite://", poolclass=StaticPool,
+                              connect_args={"check_same_thread": False})
+    t.metadata.create_all(engine)
+    return engine
+
+
+def copy_rows(source: sa.Connection, target: sa.Connection, table: sa.Table,
+              where: Any = None, changes: dict[str, Any] | None = None) -> int:
+    """Copy ``table`` rows (optionally filtered, with column overrides) between databases."""
+    query = sa.select(table)
+    if where is not None:
+        query = query.where(where)
+    count = 0
+    batch: list[dict[str, Any]] = []
+    for row in source.execute(query).mappings():
+        batch.append({**dict(row), **(changes or {})})
+        if len(batch) >= COPY_CHUNK_ROWS:
+            target.execute(table.insert(), batch)
+            count += len(batch)
+            batch = []
+    if batch:
+        target.execute(table.insert(), batch)
+        count += len(batch)
+    return count
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One moment of history: an arrival of events, a period close or a rejection."""
+
+    at: datetime
+    order: int  # arrivals before a close at the same instant: the close counted them
+    kind: str  # events | close | reject
+    rows: tuple[dict[str, Any], ...] = ()
+    period_start: datetime | None = None
+    player_id: str = ""
+    conversion_kind: str = ""
+    reason: str = ""
+
+
+def arrivals(source: sa.Connection, where: Any = None) -> Iterator[Step]:
+    """Stored events grouped by their arrival instant, in arrival order."""
+    e = t.player_events
+    query = sa.select(e).order_by(e.c.received_at, e.c.id)
+    if where is not None:
+        query = query.where(where)
+    current: list[dict[str, Any]] = []
+    moment: datetime | None = None
+    for row in source.execute(query).mappings():
+        received = utc(row["received_at"])
+        if moment is not None and received != moment:
+            yield Step(moment, 0, "events", tuple(current))
+            current = []
+        moment = received
+        current.append(dict(row))
+    if moment is not None:
+        yield Step(moment, 0, "events", tuple(current))
+
+
+def closes(source: sa.Connection) -> list[Step]:
+    p = t.periods
+    rows = source.execute(sa.select(p.c.starts_at, p.c.closed_at).where(p.c.status == "closed"))
+    return [Step(utc(r.closed_at), 1, "close", period_start=utc(r.starts_at)) for r in rows]
+
+
+def rejections(source: sa.Connection) -> list[Step]:
+    a = t.audit_log
+    rows = source.execute(sa.select(a.c.at, a.c.entity_id, a.c.after)
+                          .where(a.c.action == REJECT_ACTION))
+    steps = []
+    for row in rows:
+        player_id, _, kind = str(row.entity_id).partition(":")
+        reason = str((row.after or {}).get("reason", ""))
+        steps.append(Step(utc(row.at), 2, "reject", player_id=player_id, conversion_kind=kind,
+                          reason=reason))
+    return steps
+
+
+def run(target: sa.Connection, steps: Iterable[Step]) -> None:
+    """Apply ``steps`` (already in time order) to the scratch database."""
+    for step in steps:
+        if step.kind == "events":
+            target.execute(t.player_events.insert(), list(step.rows))
+            conversion.evaluate_events(target, [r["id"] for r in step.rows], step.at)
+        elif step.kind == "close" and step.period_start is not None:
+            period_close.close(target, step.period_start, step.at)
+        elif step.kind == "reject":
+            conversion.reject_conversion(target, step.player_id, step.conversion_kind,
+                                         step.reason, step.at)
+
+
+def merged(*streams: Iterable[Step]) -> list[Step]:
+    """Every step of every stream in time order (arrivals, then closes, then rejections)."""
+    steps = [s for stream in streams for s in stream]
+    steps.sort(key=lambda s: (s.at, s.order))
+    return steps

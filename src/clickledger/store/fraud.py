@@ -1,0 +1,156 @@
+"""Fraud storage: sliding-window click counters, shared identities and assessments.
+
+Counters are rows of (dimension, key, bucket) → clicks, upserted with
+``insert … on conflict do update set clicks = clicks + excluded.clicks`` in the
+click writer's own batch, aggregated in Python first.  The database adds
+atomically, so any number of server processes on PostgreSQL count into the
+same rows, and a restart loses nothing; a window is a range scan over the
+primary key.  Minute buckets serve the short windows, hour buckets the
+baselines.  Identities (ip, device, payment, ftd) are one row per (kind,
+value, player), inserted idempotently.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from clickledger.store import tables as t
+
+IN_CHUNK = 400
+INSERT_CHUNK_ROWS = 400
+MAX_SHARING_PLAYERS = 50  # players listed per shared identity (the count is capped there too)
+
+CounterKey = tuple[str, str, datetime]  # dimension, key, bucket start
+
+
+def _insert(conn: sa.Connection) -> Any:
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+
+def _chunks(values: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def bump_counts(conn: sa.Connection, counts: Mapping[CounterKey, int]) -> None:
+    """Add ``counts`` to the counters (one upsert per distinct key)."""
+    if not counts:
+        return
+    table = t.fraud_click_counts
+    statement = _insert(conn)(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=["dimension", "key", "bucket_at"],
+        set_={"clicks": table.c.clicks + statement.excluded.clicks},
+    )
+    rows = [{"dimension": d, "key": k, "bucket_at": b, "clicks": n}
+            for (d, k, b), n in sorted(counts.items())]
+    for chunk in _chunks(rows, INSERT_CHUNK_ROWS):
+        conn.execute(statement, list(chunk))
+
+
+def window_sum(conn: sa.Connection, dimension: str, key: str, start: datetime,
+               end: datetime) -> int:
+    """Clicks in buckets ``start`` ≤ bucket < ``end`` (a primary-key range scan)."""
+    c = t.fraud_click_counts
+    value = conn.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(c.c.clicks), 0)).where(
+            c.c.dimension == dimension, c.c.key == key, c.c.bucket_at >= start,
+            c.c.bucket_at < end)
+    ).scalar_one()
+    return int(value)
+
+
+def first_bucket(conn: sa.Connection, dimension: str, key: str, start: datetime,
+                 end: datetime) -> datetime | None:
+    c = t.fraud_click_counts
+    value = conn.execute(
+        sa.select(sa.func.min(c.c.bucket_at)).where(
+            c.c.dimension == dimension, c.c.key == key, c.c.bucket_at >= start,
+            c.c.bucket_at < end)
+    ).scalar_one()
+    return value if isinstance(value, datetime) else None
+
+
+def prune_counts(conn: sa.Connection, dimensions: Sequence[str], before: datetime) -> int:
+    """Delete buckets of ``dimensions`` older than ``before``; returns rows deleted."""
+    c = t.fraud_click_counts
+    result = conn.execute(c.delete().where(c.c.dimension.in_(list(dimensions)),
+                                           c.c.bucket_at < before))
+    return int(result.rowcount or 0)
+
+
+def add_identities(conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> set[tuple[str, str]]:
+    """Insert identity rows idempotently; returns (kind, player_id) of the rows that were new."""
+    if not rows:
+        return set()
+    table = t.fraud_identities
+    new: set[tuple[str, str]] = set()
+    for chunk in _chunks(sorted(rows, key=lambda r: (r["kind"], r["value"], r["player_id"])),
+                         INSERT_CHUNK_ROWS):
+        statement = _insert(conn)(table).values(list(chunk)).on_conflict_do_nothing(
+            index_elements=["kind", "value", "player_id"]
+        ).returning(table.c.kind, table.c.player_id)
+        new.update((str(kind), str(player)) for kind, player in conn.execute(statement))
+    return new
+
+
+def players_sharing(conn: sa.Connection, brand_id: str, kind: str, values: Iterable[str],
+                    since: datetime | None = None) -> dict[str, list[tuple[str, str | None]]]:
+    """value → [(player_id, affiliate_id)] of the brand's players seen with it (first seen at
+    or after ``since`` when given), ``MAX_SHARING_PLAYERS`` at most."""
+    i = t.fraud_identities
+    found: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
+    for chunk in _chunks(sorted(set(values))):
+        query = sa.select(i.c.value, i.c.player_id, i.c.affiliate_id).where(
+            i.c.kind == kind, i.c.value.in_(list(chunk)), i.c.brand_id == brand_id)
+        if since is not None:
+            query = query.where(i.c.seen_at >= since)
+        for value, player_id, affiliate_id in conn.execute(query):
+            if len(found[value]) < MAX_SHARING_PLAYERS:
+                found[value].append((str(player_id), str(affiliate_id) if affiliate_id else None))
+    return found
+
+
+def latest_assessments(conn: sa.Connection, player_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The newest assessment row per player (any status)."""
+    a = t.fraud_assessments
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(sorted(set(player_ids))):
+        rows = conn.execute(sa.select(a).where(a.c.player_id.in_(list(chunk))).order_by(a.c.id))
+        for row in rows.mappings():
+            found[str(row["player_id"])] = dict(row)
+    return found
+
+
+def insert_assessments(conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> set[str]:
+    """Insert assessment rows, skipping existing ``dedupe_key``s; returns the ids inserted."""
+    if not rows:
+        return set()
+    table = t.fraud_assessments
+    inserted: set[str] = set()
+    for chunk in _chunks(list(rows), INSERT_CHUNK_ROWS):
+        statement = _insert(conn)(table).values(list(chunk)).on_conflict_do_nothing(
+            index_elements=["dedupe_key"]).returning(table.c.id)
+        inserted.update(str(value) for value in conn.execute(statement).scalars())
+    return inserted
+
+
+def supersede(conn: sa.Connection, assessment_ids: Iterable[str], now: datetime) -> None:
+    """Open assessments replaced by a newer one for the same player."""
+    a = t.fraud_assessments
+    ids = sorted(set(assessment_ids))
+    for chunk in _chunks(ids):
+        conn.execute(a.update().where(a.c.id.in_(list(chunk)), a.c.status == "open")
+                     .values(status="superseded", updated_at=now))
+
+
+def get_assessment(conn: sa.Connection, assessment_id: str) -> dict[str, Any] | None:
+    a = t.fraud_assessments
+    row = conn.execute(sa.select(a).where(a.c.id == assessment_id)).mappings().first()
+    return dict(row) if row else None

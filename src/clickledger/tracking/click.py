@@ -1,0 +1,217 @@
+"""``GET /c/{code}``: the tracking-link click, a plain ASGI handler (no framework on this path).
+
+A click on an active link is queued to the group committer and answered
+``302`` to the offer's landing URL (macros filled, click id included) only
+after its row has committed.  The request does only what cannot be deferred:
+look the link up in memory, read the query and headers within their limits,
+resolve the client IP, fill the landing URL and check its host.  Enrichment,
+IP hashing, uniqueness and rollups happen in the writer thread.
+
+Answers: ``302`` landing (click recorded); ``302`` to the brand's fallback URL
+or ``404`` for an unknown, paused or not-allowed link (nothing recorded);
+``405`` for methods other than GET/HEAD; ``503`` with ``Retry-After`` when the
+write queue is full or the database refused the click (never a redirect
+without a committed click).  ``HEAD`` answers like ``GET`` but records nothing
+(link checkers and previews), so its ``{click_id}`` is empty.
+
+The first-party cookie ``cl_vid`` (HttpOnly, SameSite=Lax) carries a visitor
+id used for unique-click counting; the click id itself travels in the URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from typing import TYPE_CHECKING
+
+from clickledger.http.asgi import Receive, Scope, Send
+from clickledger.ids import new_id
+from clickledger.runtime import Runtime
+from clickledger.store.group_commit import CommitterStopped, GroupCommitter, QueueFull
+from clickledger.tracking.client_ip import ClientIpResolver
+from clickledger.tracking.enrich import Enricher
+from clickledger.tracking.links import LinkCache, LinkTarget
+from clickledger.tracking.params import (
+    ACCEPT_LANGUAGE_MAX_CHARS,
+    REFERRER_MAX_CHARS,
+    USER_AGENT_MAX_CHARS,
+    header_text,
+    parse_query,
+)
+from clickledger.tracking.retention import IpPolicy
+from clickledger.tracking.writer import ClickWriter, PendingClick
+
+if TYPE_CHECKING:
+    from clickledger.http.app import HotPaths
+
+log = logging.getLogger(__name__)
+
+CLICK_PREFIX = "/c/"
+VISITOR_COOKIE = "cl_vid"
+SECONDS_PER_DAY = 86_400
+_VISITOR_RE = re.compile(rb"(?:^|[;\s])cl_vid=([0-9a-f-]{36})(?:;|\s|$)")
+_NO_STORE = (b"cache-control", b"no-store")
+_EMPTY = (b"content-length", b"0")
+
+
+def _visitor_from(cookie: bytes | None) -> str | None:
+    if not cookie:
+        return None
+    match = _VISITOR_RE.search(cookie)
+    return match.group(1).decode() if match else None
+
+
+class ClickHandler:
+    """The ASGI callable for ``/c/{code}``."""
+
+    def __init__(
+        self, runtime: Runtime, links: LinkCache,
+        committer: GroupCommitter[PendingClick, str], resolver: ClientIpResolver,
+    ) -> None:
+        settings = runtime.settings
+        self._clock = runtime.clock
+        self._links = links
+        self._committer = committer
+        self._resolver = resolver
+        self._max_query_bytes = settings.max_query_string_bytes
+        self._max_params = settings.max_query_params
+        secure = "; Secure" if settings.public_base_url.startswith("https://") else ""
+        self._cookie_suffix = (
+            f"; Max-Age={settings.click_cookie_days * SECONDS_PER_DAY}; Path=/; HttpOnly; "
+            f"SameSite=Lax{secure}"
+        ).encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method = scope["method"]
+        if method != "GET" and method != "HEAD":
+            await _answer(send, 405, b"method not allowed\n", [(b"allow", b"GET, HEAD")])
+            return
+        code: str = scope["path"][len(CLICK_PREFIX):]
+        target = await self._links.get(code)
+        if target is None or not target.active:
+            await _not_found(send, target)
+            return
+        user_agent = referrer = accept_language = cookie = forwarded = None
+        for name, value in scope["headers"]:
+            if name == b"user-agent":
+                user_agent = value
+            elif name == b"referer":
+                referrer = value
+            elif name == b"accept-language":
+                accept_language = value
+            elif name == b"cookie":
+                cookie = value
+            elif name == b"x-forwarded-for":
+                forwarded = value if forwarded is None else forwarded + b"," + value
+        query = parse_query(scope["query_string"], self._max_query_bytes, self._max_params)
+        subs = query.subs
+        defaults = target.default_subs
+        for index in range(5):
+            if subs[index] is None:
+                subs[index] = defaults[index]
+        click_id = new_id() if method == "GET" else ""
+        location = target.landing.fill({
+            "click_id": click_id, "sub1": subs[0] or "", "sub2": subs[1] or "",
+            "sub3": subs[2] or "", "sub4": subs[3] or "", "sub5": subs[4] or "",
+            "affiliate_id": target.affiliate_id, "offer_id": target.offer_id,
+        })
+        if location is None:
+            await _not_found(send, target)
+            return
+        visitor = _visitor_from(cookie) or click_id or new_id()  # a new visitor: its first click
+        if method == "GET":
+            client = scope.get("client")
+            click = PendingClick(
+                click_id=click_id, created_at=self._clock.now(), link=target, subs=subs,
+                extra=query.extra,
+                ip=self._resolver.resolve(client[0] if client else None, forwarded),
+                user_agent=header_text(user_agent, USER_AGENT_MAX_CHARS) if user_agent else "",
+                referrer=header_text(referrer, REFERRER_MAX_CHARS) if referrer else None,
+                accept_language=(header_text(accept_language, ACCEPT_LANGUAGE_MAX_CHARS)
+                                 if accept_language else None),
+                visitor_key=visitor,
+            )
+            if not await self._commit(click, send):
+                return
+        await send({"type": "http.response.start", "status": 302, "headers": [
+            (b"location", location.encode()),
+            (b"set-cookie", b"cl_vid=" + visitor.encode() + self._cookie_suffix),
+            _NO_STORE, _EMPTY,
+        ]})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def _commit(self, click: PendingClick, send: Send) -> bool:
+        """Wait for the click's commit; on failure answer 503 and return False."""
+        try:
+            await self._committer.submit(click)
+        except (QueueFull, CommitterStopped):
+            await _answer(send, 503, b"busy, retry\n", [(b"retry-after", b"1")])
+            return False
+        except Exception:
+            log.exception("click %s not recorded", click.click_id)
+            await _answer(send, 503, b"click not recorded, retry\n", [(b"retry-after", b"1")])
+            return False
+        return True
+
+
+async def _not_found(send: Send, target: LinkTarget | None) -> None:
+    fallback = target.fallback_url if target is not None else None
+    if fallback:
+        await _answer(send, 302, b"", [(b"location", fallback.encode())])
+    else:
+        await _answer(send, 404, b"unknown link\n")
+
+
+async def _answer(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    all_headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()), _NO_STORE, *(headers or ()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": all_headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class ClickTracking:
+    """The click capability of one process: link cache, writer, committer and handler."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        settings = runtime.settings
+        self.runtime = runtime
+        self.links = LinkCache(runtime.engine)
+        self.enricher = Enricher()
+        self.writer = ClickWriter(
+            runtime.engine.dialect.name, IpPolicy(settings.ip_storage, settings.secret_key),
+            self.enricher, runtime.clock,
+        )
+        self.committer: GroupCommitter[PendingClick, str] = GroupCommitter(
+            runtime.engine, self.writer.flush, name="clicks",
+            max_batch_rows=settings.group_commit_max_batch_rows,
+            max_queue_rows=settings.group_commit_max_queue_rows,
+        )
+        self.handler = ClickHandler(
+            runtime, self.links, self.committer, ClientIpResolver(settings.trusted_proxies)
+        )
+
+    async def start(self) -> None:
+        """Load GeoIP/UA data, remember the current hour's visitors, fill the link cache."""
+        await asyncio.to_thread(self.enricher.load)
+        await asyncio.to_thread(self.writer.warm_up, self.runtime.engine)
+        await self.links.start()
+        self.committer.start()
+
+    async def stop(self) -> None:
+        """Stop refreshing links and commit every queued click."""
+        await self.links.stop()
+        await asyncio.to_thread(self.committer.stop)
+
+
+def register(hot: HotPaths, runtime: Runtime) -> ClickTracking:
+    """Serve ``/c/`` on ``hot`` and start/stop the click machinery with the app's lifespan."""
+    tracking = ClickTracking(runtime)
+    hot.prefixes.append((CLICK_PREFIX, tracking.handler))
+    hot.on_startup.append(tracking.start)
+    hot.on_shutdown.append(tracking.stop)
+    return tracking
