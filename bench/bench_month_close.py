@@ -48,7 +48,7 @@ def _programme(conn: sa.Connection) -> tuple[str, str, str, str, list[str], list
     integ_c, integ_b = new_id(), new_id()
     for integ, brand_id in ((integ_c, casino), (integ_b, broker)):
         conn.execute(t.integrations.insert().values(id=integ, brand_id=brand_id, name=integ,
-                                                    signing_secret="s", created_at=now,
+                                                    signing_secret="s", created_at=now,  # noqa: S106
                                                     updated_at=now))
     deals = {
         "hybrid": (casino, "EUR", {"cpa": {"amount": "100", "qualification": {"min_ftd": "20"}},
@@ -92,7 +92,8 @@ def _build(engine: sa.Engine, scale: float) -> tuple[list[str], list[str]]:
         for i in range(players_n):
             pid, reg = new_id(), START + timedelta(seconds=int(i * 30 * 86400 / players_n))
             players.append({"id": pid, "brand_id": casino, "operator_player_id": f"c{i}",
-                            "registered_at": reg, "affiliate_id": affiliates[i % len(affiliates)],
+                            "registered_at": reg,
+                            "affiliate_id": affiliates[i % len(affiliates)],
                             "attribution": "click", "country": "DE", "ftd_at": reg,
                             "created_at": reg, "updated_at": reg})
             eid = new_id()
@@ -113,7 +114,8 @@ def _build(engine: sa.Engine, scale: float) -> tuple[list[str], list[str]]:
             clients.append(pid)
             players.append({"id": pid, "brand_id": broker, "operator_player_id": f"f{i}",
                             "registered_at": START, "affiliate_id": ibs[i % len(ibs)],
-                            "attribution": "click", "country": "DE", "ftd_at": None, "created_at": START,
+                            "attribution": "click", "country": "DE", "ftd_at": None,
+                            "created_at": START,
                             "updated_at": START})
         symbols = ("EURUSD.pro", "XAUUSD.m", "US30", "GBPJPY")
         for i in range(trades_n):

@@ -289,7 +289,7 @@ class _Gen:
                 at = START + timedelta(days=day, seconds=r.randint(0, 86_399))
                 self.traffic.clicks.append(self.honest_click(aff, at, "main"))
         for _ in range(n_players):
-            burst_at = self.moment(day_from=7)
+            burst_at = self.moment(day_from=min(7, self.days - 1))
             ip = r.choice(pool)
             burst = [Click(burst_at + timedelta(seconds=r.randint(0, 400)), aff.key, "push",
                            ip, r.choice(BROWSER_UAS), "en-US", r.choice(HOME))

@@ -19,13 +19,13 @@ from clickledger.domain.deals.revshare import (
     close_period,
     ngr_of,
 )
+from clickledger.domain.deals.sub_affiliate import Ancestor, SubAffiliateTerms, shares_of
 from clickledger.domain.fx import FxError, FxRate, FxTable
 from clickledger.domain.instruments import canonical_symbol, group_of
 from clickledger.domain.ledger import EntryDraft, EntryKind
 from clickledger.domain.money import to_minor
 from clickledger.domain.periods import PeriodLength, booking_period, period_of
 from clickledger.domain.qualification import PlayerFacts, QualificationRule, Step, evaluate
-from clickledger.domain.deals.sub_affiliate import Ancestor, SubAffiliateTerms, shares_of
 from clickledger.domain.terms import TermsError
 
 REG = datetime(2026, 1, 1, 10, tzinfo=UTC)

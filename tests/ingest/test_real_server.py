@@ -16,15 +16,17 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
+from tests.conftest import _create_pg_database, _drop_pg_database
 
 from clickledger.runtime import Runtime
 from clickledger.settings import Settings
 from clickledger.store import migrate
 from clickledger.store import tables as t
 from clickledger.store.engine import create_engine
-from tests.conftest import _create_pg_database, _drop_pg_database
 
 from .conftest import World, seed_world
+
+pytestmark = pytest.mark.slow
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "integration.md"
 SERVER_SECRET_KEY = "s" * 40
@@ -39,25 +41,36 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(database_url: str) -> tuple[subprocess.Popen[bytes], str]:
+def launch(database_url: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {**os.environ, "CLICKLEDGER_SECRET_KEY": SERVER_SECRET_KEY}
     process = subprocess.Popen(
         [sys.executable, "-m", "clickledger", "serve", "--port", str(port),
          "--database-url", database_url],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
+    return process, f"http://127.0.0.1:{port}"
+
+
+def wait_ready(process: subprocess.Popen[bytes], base: str) -> None:
     deadline = time.monotonic() + STARTUP_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server died: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
         try:
             if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                return process, base
+                return
         except httpx.HTTPError:
             time.sleep(0.1)
     process.kill()
     raise RuntimeError("server did not start")
+
+
+def start_servers(database_url: str, count: int) -> list[tuple[subprocess.Popen[bytes], str]]:
+    """``count`` servers on one database, started side by side."""
+    servers = [launch(database_url) for _ in range(count)]
+    for process, base in servers:
+        wait_ready(process, base)
+    return servers
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -76,10 +89,11 @@ def seeded(database_url: str) -> World:
     return seed_world(runtime)
 
 
-@pytest.fixture
-def live(sqlite_url: str) -> Iterator[tuple[World, str]]:
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, str]]:
+    sqlite_url = f"sqlite:///{tmp_path_factory.mktemp('live') / 'clickledger.db'}"
     world = seeded(sqlite_url)
-    process, base = start_server(sqlite_url)
+    ((process, base),) = start_servers(sqlite_url, 1)
     try:
         yield world, base
     finally:
@@ -136,7 +150,7 @@ def test_send_event_fires_a_signed_event_and_prints_the_answer(live: tuple[World
 def test_two_servers_sharing_postgres_store_each_txn_once(postgres_admin_url: str) -> None:
     name, url = _create_pg_database(postgres_admin_url)
     world = seeded(url)
-    servers = [start_server(url), start_server(url)]
+    servers = start_servers(url, 2)
     from clickledger.cli.send_event import signed_url  # noqa: PLC0415
 
     key, secret = world.integration["key_id"], world.integration["signing_secret"]

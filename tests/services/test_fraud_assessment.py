@@ -77,22 +77,26 @@ def test_assessing_the_same_events_again_writes_nothing_new(engine: sa.Engine) -
     assert first[0].action == "hold"
 
 
-def test_a_card_shared_by_two_players_holds_both_the_new_one_and_the_earlier_one(
+def test_a_card_shared_by_two_players_flags_and_a_third_holds_all_three(
     engine: sa.Engine,
 ) -> None:
     world, brand, alice = _world(engine)
-    first, reg1, ftd1 = registered_with_ftd(world, brand, alice, at(3), timedelta(minutes=2))
-    world.raw(ftd1, payment_hash="card-abc")
-    world.land(reg1, ftd1)
-    assert world.assessments() == []
-    second, reg2, ftd2 = registered_with_ftd(world, brand, alice, at(4), timedelta(minutes=3),
-                                             ip="203.0.113.99")
-    world.raw(ftd2, payment_hash="card-abc")
-    world.land(reg2, ftd2)
-    for player in (first, second):
+    players = []
+    for n in range(3):
+        player, registration, ftd = registered_with_ftd(
+            world, brand, alice, at(3 + n), timedelta(minutes=2), ip=f"203.0.113.{10 + n}")
+        world.raw(ftd, payment_hash="card-abc")
+        world.land(registration, ftd)
+        players.append(player)
+        if n == 0:
+            assert world.assessments() == []
+        if n == 1:  # a family card: flagged for review, still paid
+            assert [world.latest(p).action for p in players] == ["flag", "flag"]
+            assert world.entry_statuses(player) == {f"cpa:{player}": "approved"}
+    for player in players:  # the earlier players are reassessed when the third arrives
         row = world.latest(player)
         assert (row.action, row.reasons[0]["check"]) == ("hold", "payment_instrument")
-        assert row.reasons[0]["evidence"] == {"other_players": 1}
+        assert row.reasons[0]["evidence"] == {"other_players": 2}
         assert world.entry_statuses(player) == {f"cpa:{player}": "on_hold"}
 
 
@@ -108,7 +112,7 @@ def test_self_referral_with_a_shared_card_rejects_and_reverses_with_a_reference(
     world.raw(ftd2, payment_hash="card-xyz")
     world.land(reg2)  # self-referral alone: hold
     assert world.latest(second).action == "hold"
-    world.land(ftd2)  # + the shared card: 70 + 60 = 130 → reject
+    world.land(ftd2)  # + the shared card: 70 + 40 = 110 → reject
     row = world.latest(second)
     assert (row.action, row.status, row.reviewed_by) == ("reject", "confirmed", "system:fraud")
     assert world.conversion(second).status == "rejected"
@@ -144,7 +148,7 @@ def test_deposit_minimal_play_and_withdrawal_holds_the_cpa(engine: sa.Engine) ->
     player, registration, ftd = registered_with_ftd(world, brand, alice, at(3),
                                                     timedelta(minutes=4))
     world.land(registration, ftd)
-    activity = world.event(player, "activity", at(3, 18), bets="10", bonus="50")
+    activity = world.event(player, "activity", at(3, 18), bets="10", bonus="50")  # a bonus
     withdrawal = world.event(player, "withdrawal", at(4, 9), amount="48")
     world.land(activity, withdrawal)
     row = world.latest(player)

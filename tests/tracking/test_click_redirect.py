@@ -140,22 +140,25 @@ def test_a_returning_visitor_counts_as_a_click_but_not_a_unique_click(
 ) -> None:
     first = client.get("/c/spring?sub1=a", headers={"user-agent": "Firefox/1"})
     visitor = first.cookies["cl_vid"]
-    # Same cookie (sent back by the client's jar), another user agent: the cookie recognises it.
-    second = client.get("/c/spring?sub1=a", headers={"user-agent": "Firefox/2"})
+    # The cookie comes back (the client's jar) with the same IP and user agent: the fingerprint
+    # recognises the visitor, and from now on its cookie is remembered too.
+    second = client.get("/c/spring?sub1=a", headers={"user-agent": "Firefox/1"})
     assert second.headers["set-cookie"].startswith(f"cl_vid={visitor};")
-    # No cookie, same IP and user agent as before: the fingerprint recognises it.
+    # Same cookie, another user agent: the cookie recognises it.
+    client.get("/c/spring?sub1=a", headers={"user-agent": "Firefox/2"})
+    # No cookie, same IP and user agent as the last click: the fingerprint recognises it.
     client.cookies.clear()
-    third = client.get("/c/spring?sub1=a", headers={"user-agent": "Firefox/2"})
-    assert not third.headers["set-cookie"].startswith(f"cl_vid={visitor};")
+    fourth = client.get("/c/spring?sub1=a", headers={"user-agent": "Firefox/2"})
+    assert not fourth.headers["set-cookie"].startswith(f"cl_vid={visitor};")
     # A new visitor.
     client.cookies.clear()
     client.get("/c/spring?sub1=a", headers={"user-agent": "Safari/3"})
     rows = click_rows(runtime.engine)
-    assert [row.is_unique for row in rows] == [True, False, False, True]
+    assert [row.is_unique for row in rows] == [True, False, False, False, True]
     with runtime.engine.connect() as conn:
         counts = conn.execute(sa.select(
             t.click_rollups_hourly.c.clicks, t.click_rollups_hourly.c.unique_clicks)).all()
-    assert counts == [(4, 2)]
+    assert counts == [(5, 2)]
 
 
 def test_a_paused_link_stops_redirecting_after_the_cache_refresh(

@@ -22,8 +22,8 @@ from clickledger.store.engine import create_engine
 from .conftest import seed_programme
 
 SECRET_KEY = "kill9-test-secret-key-0123456789abcdefgh"  # 40 characters
-CLICKS = 3000
-KILL_AFTER_REDIRECTS = 600
+CLICKS = 1200
+KILL_AFTER_REDIRECTS = 300
 CONCURRENCY = 64
 
 

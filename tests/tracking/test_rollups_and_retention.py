@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from clickledger.clock import FakeClock, utc
 from clickledger.cli.main import app as cli
+from clickledger.clock import FakeClock, utc
 from clickledger.ids import new_id
 from clickledger.runtime import Runtime
 from clickledger.store import tables as t

@@ -6,6 +6,7 @@ import typer
 
 from clickledger.cli import clicks, db, demo, importer, keys, payouts, send_event, serve, worker
 from clickledger.cli import ledger as ledger_cli
+from clickledger.cli import users as users_cli
 
 app = typer.Typer(
     name="clickledger",
@@ -24,3 +25,4 @@ ledger_cli.register(app)
 send_event.register(app)
 importer.register(app)  # import, reconcile
 app.add_typer(clicks.app, name="clicks")
+app.add_typer(users_cli.app, name="users")

@@ -123,8 +123,16 @@ def match(statement: pl.DataFrame, ours: pl.DataFrame, tolerance_minor: int,
 
 
 def summarize(items: pl.DataFrame) -> dict[str, Any]:
-    """Counts per flag, and per affiliate and currency: lines, flags, ours, theirs, difference."""
+    """Counts per flag, and per affiliate and currency: lines, flags, ours, theirs, difference.
+
+    Amounts are summed per currency; an operator figure in another currency than
+    ours (a currency mismatch) is left out of the sums, never mixed in.
+    """
     flags = dict(items.group_by("flag").len().iter_rows())
+    # the operator's figure counts toward a currency only when it is in that currency
+    items = items.with_columns(
+        pl.when(pl.col("theirs_currency") == pl.col("currency")).then(pl.col("theirs_minor"))
+        .otherwise(None).alias("theirs_minor"))
     per_affiliate = (
         items.group_by("affiliate_id", "operator_affiliate_id", "currency")
         .agg(

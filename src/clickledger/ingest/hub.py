@@ -12,12 +12,13 @@ a miss goes through the committer, where the unique index decides.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
-
-import sqlalchemy as sa
 from collections.abc import Mapping
 from datetime import datetime
+
+import sqlalchemy as sa
 
 from clickledger.domain.events import Source
 from clickledger.http.asgi import Scope, Send, header, respond
@@ -102,6 +103,7 @@ class IngestHub:
     # --- lifecycle -----------------------------------------------------------
 
     async def start(self) -> None:
+        gc.freeze()  # long-lived start-up objects leave the collector's scans (batches allocate)
         self.committer.start()
         await asyncio.to_thread(self.directory.reload)
         self._ticker = asyncio.create_task(self._tick_forever())

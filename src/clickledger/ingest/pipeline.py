@@ -47,8 +47,8 @@ from clickledger.services.registration import (
     valid_uuid,
 )
 from clickledger.store import tables as t
+from clickledger.store.reports import record_event_rollups
 
-EVENT_CHUNK_ROWS = 400
 EXCERPT_CHARS = 2000
 PIXEL_KINDS = frozenset({EventKind.REGISTRATION, EventKind.FTD, EventKind.DEPOSIT})
 
@@ -400,15 +400,17 @@ class Flusher:
         if event_ids:
             evaluate_events(conn, event_ids, now)
             enqueue_for_events(conn, event_ids, now)
+            record_event_rollups(conn, event_ids)  # report rollups, same transaction
         return stored
 
     @staticmethod
     def _insert_events(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
-        insert = insert_for(conn)
+        """One cached statement, executed for many rows; a row that already exists means
+        another process stored it since our look-up: ``RaceLost`` and the batch is retried."""
+        if not rows:
+            return
         rows.sort(key=lambda r: (r["integration_id"], r["txn_id"]))
-        for start in range(0, len(rows), EVENT_CHUNK_ROWS):
-            chunk = rows[start:start + EVENT_CHUNK_ROWS]
-            statement = insert(t.player_events).values(chunk).on_conflict_do_nothing(
-                index_elements=["integration_id", "txn_id"]).returning(t.player_events.c.id)
-            if len(conn.execute(statement).scalars().all()) != len(chunk):
-                raise RaceLost("an event was stored concurrently")
+        statement = insert_for(conn)(t.player_events).on_conflict_do_nothing(
+            index_elements=["integration_id", "txn_id"])
+        if conn.execute(statement, rows).rowcount != len(rows):
+            raise RaceLost("an event was stored concurrently")

@@ -19,6 +19,7 @@ Database work (claim, record) runs in a thread so deliveries keep flowing.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import random
@@ -47,6 +48,7 @@ TIMEOUT_SECONDS = 15.0
 LEASE = timedelta(minutes=2)
 DEFAULT_CONCURRENCY = 32
 MAX_CONCURRENCY = 1024
+CONNECTIONS_PER_POOL = 8
 EXCERPT_BYTES = 1000
 FLUSH_INTERVAL_SECONDS = 0.05
 IDLE_POLL_SECONDS = 1.0
@@ -95,7 +97,8 @@ class Dispatcher:
         self.lease = lease
         self.timeout_s = timeout_s
         self._transport = transport
-        self._client: httpx.AsyncClient | None = None
+        self._clients: list[httpx.AsyncClient] = []
+        self._next_client = itertools.cycle(range(1))
         self._throttled: dict[str, datetime] = {}
         self._records: list[store.AttemptRecord] = []
         self._deferrals: list[store.Deferral] = []
@@ -105,18 +108,29 @@ class Dispatcher:
     # --- lifecycle -----------------------------------------------------------
 
     async def __aenter__(self) -> Dispatcher:
-        transport = self._transport or guarded_transport(self.guard, self.concurrency)
-        self._client = httpx.AsyncClient(
-            transport=transport, timeout=httpx.Timeout(self.timeout_s), follow_redirects=False,
-            trust_env=False, headers={"user-agent": USER_AGENT},
-        )
+        # httpcore scans every connection of a pool on each request, so one big pool costs
+        # CPU per request in proportion to its size: use several small pools instead.
+        if self._transport is not None:
+            transports: list[httpx.AsyncBaseTransport] = [self._transport]
+        else:
+            shards = -(-self.concurrency // CONNECTIONS_PER_POOL)
+            size = min(self.concurrency, CONNECTIONS_PER_POOL)
+            context = httpx.create_ssl_context()
+            transports = [guarded_transport(self.guard, size, context) for _ in range(shards)]
+        self._clients = [
+            httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(self.timeout_s),
+                              follow_redirects=False, trust_env=False,
+                              headers={"user-agent": USER_AGENT})
+            for transport in transports
+        ]
+        self._next_client = itertools.cycle(range(len(self._clients)))
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
         await self.flush()
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        for client in self._clients:
+            await client.aclose()
+        self._clients = []
 
     # --- the loops -----------------------------------------------------------
 
@@ -232,10 +246,11 @@ class Dispatcher:
 
     async def _request(self, row: store.Claimed,
                        headers: dict[str, str]) -> tuple[ResponseFacts, str | None]:
-        assert self._client is not None, "use the dispatcher as an async context manager"
+        assert self._clients, "use the dispatcher as an async context manager"
+        client = self._clients[next(self._next_client)]
         async with asyncio.timeout(self.timeout_s):
-            async with self._client.stream(row.method, row.url, content=row.body,
-                                           headers=headers) as response:
+            async with client.stream(row.method, row.url, content=row.body,
+                                     headers=headers) as response:
                 excerpt = await _read_excerpt(response)
                 return ResponseFacts(response.status_code,
                                      retry_after=response.headers.get("retry-after")), excerpt

@@ -36,7 +36,6 @@ from clickledger.settings import get_settings
 from clickledger.store import tables as t
 
 CHUNK_IDS = 500
-INSERT_CHUNK_ROWS = 200
 EXCLUDED_ENTRY_KINDS = ("payout",)
 
 
@@ -179,14 +178,11 @@ def insert_outbox_rows(conn: sa.Connection, rows: list[dict[str, Any]]) -> int:
     if not rows:
         return 0
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    queued = 0
-    for start in range(0, len(rows), INSERT_CHUNK_ROWS):
-        chunk = rows[start:start + INSERT_CHUNK_ROWS]
-        statement = (insert(t.outbox).values(chunk)
-                     .on_conflict_do_nothing(index_elements=["dedupe_key"])
-                     .returning(t.outbox.c.id))
-        queued += len(conn.execute(statement).all())
-    return queued
+    # executemany with RETURNING: compiled once (cached), sent as multi-row batches
+    # ("insertmanyvalues"); rows skipped by the conflict return nothing.
+    statement = (insert(t.outbox).on_conflict_do_nothing(index_elements=["dedupe_key"])
+                 .returning(t.outbox.c.id))
+    return len(conn.execute(statement, rows).all())
 
 
 def enqueue_for_events(

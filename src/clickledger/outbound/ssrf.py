@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -198,17 +199,21 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-def guarded_transport(guard: TargetGuard, max_connections: int) -> httpx.AsyncHTTPTransport:
+def guarded_transport(
+    guard: TargetGuard, max_connections: int, ssl_context: ssl.SSLContext | None = None
+) -> httpx.AsyncHTTPTransport:
     """An httpx transport whose every new connection goes through ``guard``.
 
     httpx has no public hook for the network backend, so the transport's pool
-    is rebuilt with the same limits and a ``GuardedNetworkBackend``.
+    is rebuilt with the same limits and a ``GuardedNetworkBackend``.  Pass one
+    ``ssl_context`` to several transports: loading the CA bundle is slow.
     """
+    context = ssl_context or httpx.create_ssl_context()
     limits = httpx.Limits(max_connections=max_connections,
                           max_keepalive_connections=max_connections)
-    transport = httpx.AsyncHTTPTransport(limits=limits, retries=0)
+    transport = httpx.AsyncHTTPTransport(verify=context, limits=limits, retries=0)
     transport._pool = httpcore.AsyncConnectionPool(
-        ssl_context=httpx.create_ssl_context(),
+        ssl_context=context,
         max_connections=limits.max_connections,
         max_keepalive_connections=limits.max_keepalive_connections,
         keepalive_expiry=limits.keepalive_expiry,

@@ -86,6 +86,7 @@ def evaluate_events(conn: sa.Connection, event_ids: Sequence[str], now: datetime
         return
     batch = _Batch(Context(conn), now)
     batch.ctx.load_affiliates({p.affiliate_id for p in players})
+    batch.ctx.load_parents({p.affiliate_id for p in players})
     existing = _conversions(conn, [p.id for p in players])
     _load_ranks(batch, {p.affiliate_id for p in players}, [p.arrived_at for p in players])
     _evaluate_cpl(batch, players, existing)
@@ -209,12 +210,23 @@ def _evaluate_cpa(batch: _Batch, players: list[_Player],
             candidates.append((player, status))
     if not candidates:
         return
-    history = _history(batch.ctx.conn, [p.id for p, _ in candidates])
+    kinds = {"ftd", "deposit", "chargeback", "reversal"}
+    for player, _status in candidates:
+        for _a, version, terms in batch.ctx.deals_at(player.affiliate_id, player.arrived_at,
+                                                     player.brand_id, CPA_KINDS):
+            parsed = cpa_terms(version.kind, terms)
+            if parsed is not None and parsed.qualification.min_lots > 0:
+                kinds.add("trade")
+            if parsed is not None and parsed.qualification.min_wagering > 0:
+                kinds.add("activity")
+    history = _history(batch.ctx.conn, [p.id for p, _ in candidates], tuple(sorted(kinds)))
     for player, status in candidates:
         _qualify(batch, player, history.get(player.id, []), status)
 
 
-def _history(conn: sa.Connection, player_ids: list[str]) -> dict[str, list[Any]]:
+def _history(conn: sa.Connection, player_ids: list[str],
+             kinds: tuple[str, ...] = STEP_KINDS) -> dict[str, list[Any]]:
+    """The steps that matter to the candidates' rules (activity only for wagering rules)."""
     e = t.player_events
     found: dict[str, list[Any]] = defaultdict(list)
     for chunk in chunks(player_ids):
@@ -222,7 +234,7 @@ def _history(conn: sa.Connection, player_ids: list[str]) -> dict[str, list[Any]]
             sa.select(e.c.id, e.c.player_id, e.c.kind, e.c.occurred_at, e.c.txn_id,
                       e.c.integration_id, e.c.amount_minor, e.c.currency, e.c.lots_milli,
                       e.c.bets_minor, e.c.reverses_txn_id)
-            .where(e.c.player_id.in_(chunk), e.c.kind.in_(STEP_KINDS))
+            .where(e.c.player_id.in_(chunk), e.c.kind.in_(kinds))
         ):
             found[row.player_id].append(row)
     return found

@@ -255,6 +255,7 @@ class _Batch:
             since = min(e.occurred_at for p in traders for e in self.by_player[p])
             trades = gather.load_trades(self.conn, traders, since - gather.TRADE_LOOKBACK)
             thresholds = _lot_thresholds(self.conn, [self.first(p) for p in traders])
+        self._prefetch_windows()
         found: dict[str, list[Signal]] = {}
         for player_id, events in self.by_player.items():
             facts = self._facts(player_id, events, bonus.get(player_id),
@@ -263,12 +264,25 @@ class _Batch:
         found.update(self._peer_signals())
         return found
 
+    def _prefetch_windows(self) -> None:
+        windows: list[gather.Window] = []
+        window_minutes = self.config.limits.flood.window_minutes
+        for events in self.by_player.values():
+            head = events[0]
+            click = self.clicks.get(head.click_id or "")
+            if click is not None and any(e.kind == "registration" for e in events):
+                windows += gather.flood_windows(click, window_minutes)
+            ftd = next((e for e in events if e.is_ftd), None)
+            if ftd is not None:
+                windows += gather.rate_windows(head.affiliate_id, ftd.ftd_at or ftd.occurred_at)
+        self.cache.prefetch(windows)
+
     def _facts(self, player_id: str, events: list[gather.EventRow], bonus: Any,
                trades: tuple[Any, ...], threshold: int | None) -> SubjectFacts:
         head = events[0]
         kinds = {e.kind for e in events}
         ftd = next((e for e in events if e.is_ftd), None)
-        converting = "registration" in kinds or ftd is not None
+        converting = "registration" in kinds  # click rules once, when the player arrives
         click = self.clicks.get(head.click_id or "")
         values = self.identities.get(player_id, {})
         deposit = next((e for e in events if e.kind in ("ftd", "deposit") and e.country), None)

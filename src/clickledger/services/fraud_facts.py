@@ -177,43 +177,88 @@ def load_login_ips(conn: sa.Connection, affiliate_ids: Iterable[str]) -> dict[st
     return found
 
 
+Window = tuple[str, str, datetime, datetime]  # dimension, key, start, end
+
+
 @dataclass
 class WindowCache:
-    """Counter sums of one call, so repeated keys cost one query."""
+    """Counter sums of one call: ``prefetch`` reads every bucket the call needs with one
+    query per dimension, then sums and first buckets are answered from memory."""
 
     conn: sa.Connection
-    sums: dict[tuple[str, str, datetime, datetime], int] = field(default_factory=dict)
-    firsts: dict[tuple[str, str, datetime, datetime], datetime | None] = field(
-        default_factory=dict)
+    buckets: dict[tuple[str, str], list[tuple[datetime, int]]] = field(default_factory=dict)
+    loaded: dict[tuple[str, str], tuple[datetime, datetime]] = field(default_factory=dict)
+
+    def _covered(self, dimension: str, key: str, start: datetime, end: datetime) -> bool:
+        span = self.loaded.get((dimension, key))
+        return span is not None and span[0] <= start and end <= span[1]
+
+    def prefetch(self, windows: Iterable[Window]) -> None:
+        wanted: dict[str, tuple[set[str], datetime, datetime]] = {}
+        for dimension, key, start, end in windows:
+            if self._covered(dimension, key, start, end):
+                continue
+            span = self.loaded.get((dimension, key))
+            if span is not None:
+                start, end = min(start, span[0]), max(end, span[1])
+            keys, low, high = wanted.get(dimension, (set(), start, end))
+            keys.add(key)
+            wanted[dimension] = (keys, min(low, start), max(high, end))
+        for dimension, (keys, low, high) in wanted.items():
+            for key in keys:
+                self.buckets[(dimension, key)] = []
+                self.loaded[(dimension, key)] = (low, high)
+            for key, bucket, clicks in repo.buckets(self.conn, dimension, keys, low, high):
+                self.buckets[(dimension, key)].append((utc(bucket), clicks))
+            for key in keys:
+                self.buckets[(dimension, key)].sort()
+
+    def _rows(self, dimension: str, key: str, start: datetime,
+              end: datetime) -> list[tuple[datetime, int]]:
+        if not self._covered(dimension, key, start, end):
+            self.prefetch([(dimension, key, start, end)])
+        return [(b, n) for b, n in self.buckets[(dimension, key)] if start <= b < end]
 
     def sum(self, dimension: str, key: str, start: datetime, end: datetime) -> int:
-        cache_key = (dimension, key, start, end)
-        if cache_key not in self.sums:
-            self.sums[cache_key] = repo.window_sum(self.conn, dimension, key, start, end)
-        return self.sums[cache_key]
+        return sum(n for _b, n in self._rows(dimension, key, start, end))
 
     def first(self, dimension: str, key: str, start: datetime, end: datetime) -> datetime | None:
-        cache_key = (dimension, key, start, end)
-        if cache_key not in self.firsts:
-            self.firsts[cache_key] = repo.first_bucket(self.conn, dimension, key, start, end)
-        return self.firsts[cache_key]
+        rows = self._rows(dimension, key, start, end)
+        return rows[0][0] if rows else None
 
 
 def sub_key(link_id: str, sub1: str | None) -> str:
     return f"{link_id}|{sub1 or ''}"[:300]
 
 
-def flood_facts(cache: WindowCache, click: ClickRow, window_minutes: int) -> FloodFacts:
-    """Counts in the window centred on the click, and the link's and sub-id's baselines."""
+def _flood_bounds(click: ClickRow, window_minutes: int) -> tuple[datetime, datetime, datetime,
+                                                                   datetime]:
     at = minute(click.created_at)
     half = timedelta(minutes=window_minutes // 2)
-    start, end = at - half, at + half + timedelta(minutes=1)
+    base_end = hour(click.created_at)
+    return (at - half, at + half + timedelta(minutes=1),
+            base_end - timedelta(days=BASELINE_DAYS), base_end)
+
+
+def flood_windows(click: ClickRow, window_minutes: int) -> list[Window]:
+    """The counter ranges ``flood_facts`` reads, for one prefetch per batch."""
+    start, end, base_start, base_end = _flood_bounds(click, window_minutes)
+    sub = sub_key(click.link_id, click.sub1)
+    found: list[Window] = [("link", click.link_id, start, end), ("sub", sub, start, end),
+                           ("link_h", click.link_id, base_start, base_end),
+                           ("sub_h", sub, base_start, base_end)]
+    if click.ip:
+        found.append(("ip", click.ip, start, end))
+    return found
+
+
+def flood_facts(cache: WindowCache, click: ClickRow, window_minutes: int) -> FloodFacts:
+    """Counts in the window centred on the click, and the link's and sub-id's baselines."""
+    start, end, base_start, base_end = _flood_bounds(click, window_minutes)
     sub = sub_key(click.link_id, click.sub1)
     ip_clicks = cache.sum("ip", click.ip, start, end) if click.ip else 0
     link_clicks = cache.sum("link", click.link_id, start, end)
     sub_clicks = cache.sum("sub", sub, start, end)
-    base_end = hour(click.created_at)
-    base_start = base_end - timedelta(days=BASELINE_DAYS)
     return FloodFacts(
         ip_clicks=ip_clicks, link_clicks=link_clicks, sub_clicks=sub_clicks,
         link_baseline_milli=_baseline_milli(cache, "link_h", click.link_id, base_start,
@@ -234,11 +279,21 @@ def _baseline_milli(cache: WindowCache, dimension: str, key: str, start: datetim
     return total * window_minutes * 1000 // span_minutes
 
 
-def rate_facts(cache: WindowCache, affiliate_id: str, at: datetime) -> RateFacts:
-    """The affiliate's FTDs and clicks in the recent window, its history and the programme's."""
+def _rate_bounds(at: datetime) -> tuple[datetime, datetime, datetime]:
     end = hour(at) + timedelta(hours=1)
     recent = end - timedelta(days=RATE_WINDOW_DAYS)
-    history = recent - timedelta(days=RATE_HISTORY_DAYS)
+    return recent - timedelta(days=RATE_HISTORY_DAYS), recent, end
+
+
+def rate_windows(affiliate_id: str, at: datetime) -> list[Window]:
+    history, _recent, end = _rate_bounds(at)
+    return [("aff_h", affiliate_id, history, end), ("aff_ftd_h", affiliate_id, history, end),
+            ("all_h", "", history, end), ("all_ftd_h", "", history, end)]
+
+
+def rate_facts(cache: WindowCache, affiliate_id: str, at: datetime) -> RateFacts:
+    """The affiliate's FTDs and clicks in the recent window, its history and the programme's."""
+    history, recent, end = _rate_bounds(at)
     return RateFacts(
         clicks=cache.sum("aff_h", affiliate_id, recent, end),
         conversions=cache.sum("aff_ftd_h", affiliate_id, recent, end),

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from clickledger.clock import utc
-from clickledger.domain.deals.base import Assignment, DealKind, DealVersion, effective_terms
+from clickledger.domain.deals.base import Assignment, DealKind, DealVersion
 from clickledger.domain.deals.registry import revshare_terms
 from clickledger.domain.deals.revshare import (
     NgrFormula,
@@ -58,7 +58,8 @@ class _Bucket:
 
     assignment: Assignment
     version: DealVersion
-    parts: NgrParts = field(default_factory=NgrParts)
+    parts: NgrParts = field(default_factory=NgrParts)  # rows converted from other currencies
+    same_minor: list[int] = field(default_factory=lambda: [0, 0, 0, 0])  # deal currency
     rows: int = 0
     late_rows: int = 0
     ids: list[str] = field(default_factory=list)
@@ -138,11 +139,17 @@ def _buckets(ctx: Context, period: Period, previous: tuple[datetime, datetime] |
         query = _sqlite_group_concat(query)
     rows = ctx.conn.execute(query).all()
     ctx.load_affiliates({r.affiliate_id for r in rows})
+    ctx.load_parents({r.affiliate_id for r in rows})
+    seen: dict[tuple[str, str, datetime], Any] = {}
     buckets: dict[tuple[str, str, str], _Bucket] = {}
     total_rows = 0
     for row in rows:
         moment = utc(row.occurred_at)
-        deals = ctx.deals_at(row.affiliate_id, moment, row.brand_id, REVSHARE_KINDS)
+        cache_key = (row.affiliate_id, row.brand_id, moment)
+        if cache_key not in seen:
+            seen[cache_key] = ctx.deals_at(row.affiliate_id, moment, row.brand_id,
+                                           REVSHARE_KINDS)
+        deals = seen[cache_key]
         if not deals:
             continue
         assignment, version, _terms = deals[0]
@@ -150,12 +157,22 @@ def _buckets(ctx: Context, period: Period, previous: tuple[datetime, datetime] |
         bucket = buckets.get(key)
         if bucket is None:
             bucket = buckets[key] = _Bucket(assignment, version)
-        bucket.parts += _parts(ctx, row, version.currency, moment)
+        if (row.currency or version.currency) == version.currency:
+            sums = bucket.same_minor
+            sums[0] += int(row.bets)
+            sums[1] += int(row.wins)
+            sums[2] += int(row.bonus)
+            sums[3] += int(row.chargebacks)
+        else:
+            bucket.parts += _parts(ctx, row, version.currency, moment)
         bucket.rows += row.rows
         total_rows += row.rows
         if moment < period.start:
             bucket.late_rows += row.rows
         bucket.ids += str(row.ids).split(",")
+    for bucket in buckets.values():
+        code = bucket.version.currency
+        bucket.parts += NgrParts(*(from_minor(v, code) for v in bucket.same_minor))
     return buckets, total_rows
 
 
@@ -236,8 +253,7 @@ def _deal_lines(period: Period, group: list[_Bucket], carry_in: Decimal,
 
 
 def _parsed(bucket: _Bucket) -> Any:
-    return parsed_terms(bucket.version, bucket.assignment,
-                        effective_terms(bucket.version, bucket.assignment))
+    return parsed_terms(bucket.version, bucket.assignment)
 
 
 def _balance(affiliate_id: str, deal_id: str, period: Period, currency: str, ngr: Decimal,

@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from clickledger.domain.deals.base import Assignment, DealKind, DealVersion, effective_terms
+from clickledger.domain.deals.base import Assignment, DealKind, DealVersion
 from clickledger.domain.deals.base import version_at as _version_at
 from clickledger.domain.deals.registry import ParsedTerms
 from clickledger.domain.deals.sub_affiliate import Ancestor, SubAffiliateTerms, shares_of
@@ -29,6 +29,7 @@ from clickledger.ids import new_id
 from clickledger.store import deals as deal_store
 from clickledger.store import fx as fx_store
 from clickledger.store import ledger as ledger_store
+from clickledger.store import reports as report_store
 from clickledger.store import tables as t
 
 MAX_SUB_LEVELS = 10
@@ -65,6 +66,12 @@ class Context:
             for deal_id in deal_ids:
                 self.versions[deal_id] = versions.get(deal_id, [])
 
+    def load_parents(self, affiliate_ids: Iterable[str]) -> None:
+        """Parents of many affiliates (and their ancestors) in a few queries."""
+        todo = [a for a in affiliate_ids if a not in self.parent_of]
+        if todo:
+            self.parent_of.update(deal_store.parents(self.conn, todo, MAX_SUB_LEVELS))
+
     def fx(self) -> FxTable:
         if self._fx is None:
             self._fx = fx_store.load_table(self.conn)
@@ -83,8 +90,7 @@ class Context:
             if brand_id is not None and version.kind is not DealKind.SUB_AFFILIATE \
                     and version.brand_id != brand_id:
                 continue
-            terms = deal_store.parsed_terms(version, assignment,
-                                            effective_terms(version, assignment))
+            terms = deal_store.parsed_terms(version, assignment)
             found.append((assignment, version, terms))
         return found
 
@@ -129,6 +135,7 @@ def post(ctx: Context, drafts: list[EntryDraft], now: datetime,
                         ledger_store.lines_by_keys(ctx.conn, need).items()})
     rows = [_row(d, period, key_ids, now) for d, period in booked]
     ledger_store.insert_ignoring(ctx.conn, t.ledger_entries, rows, ["entry_key"])
+    report_store.record_commission_rollups(ctx.conn, rows)  # the dashboards' commission
     return [d for d, _ in booked]
 
 
@@ -139,6 +146,8 @@ def _shares(ctx: Context, draft: EntryDraft) -> list[EntryDraft]:
     if posted == 0:
         return []
     ancestors = ctx.ancestors(draft.affiliate_id, draft.caused_at)
+    if not ancestors:
+        return []
     return shares_of(draft, posted, ctx.affiliate_name(draft.affiliate_id), ancestors)
 
 

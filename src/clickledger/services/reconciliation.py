@@ -311,9 +311,10 @@ def _post_adjustment(conn: sa.Connection, item: Any, actor: str, now: datetime) 
     key = f"recon:{item.id}"
     amount = from_minor(int(item.proposed_adjustment_minor), item.currency)
     run = get_run(conn, str(item.run_id)) or {}
+    caused_at = _statement_start(run) or now
     draft = EntryDraft(
         entry_key=key, kind=EntryKind.ADJUSTMENT, affiliate_id=str(item.affiliate_id),
-        amount=amount, currency=item.currency, deal_type=DEAL_TYPE, caused_at=now,
+        amount=amount, currency=item.currency, deal_type=DEAL_TYPE, caused_at=caused_at,
         explanation=(
             f"Reconciliation adjustment {format_money(amount, item.currency)}: operator "
             f"statement {run.get('file_name') or ''} line {item.line_no} ({item.flag}, key "
@@ -321,7 +322,7 @@ def _post_adjustment(conn: sa.Connection, item: Any, actor: str, now: datetime) 
         )[:1000],
     )
     ctx = Context(conn)
-    ensure_periods(ctx, [now])
+    ensure_periods(ctx, [caused_at])
     post(ctx, [draft], now)
     le = t.ledger_entries
     conn.execute(le.update().where(le.c.entry_key == key,
@@ -329,6 +330,12 @@ def _post_adjustment(conn: sa.Connection, item: Any, actor: str, now: datetime) 
         reconciliation_item_id=item.id))
     entry_id = conn.execute(sa.select(le.c.id).where(le.c.entry_key == key)).scalar_one()
     return str(entry_id)
+
+
+def _statement_start(run: dict[str, Any]) -> datetime | None:
+    """The statement's period start: the adjustment corrects that period (late if closed)."""
+    text = ((run.get("summary") or {}).get("period") or {}).get("from")
+    return datetime.fromisoformat(text) if text else None
 
 
 # --- backfill -----------------------------------------------------------------

@@ -3,7 +3,8 @@
 * events: stored player events with an amount (key ``txn_id``), with the
   affiliate their player is bound to;
 * players: commission per player (ledger ``commission``, ``reversal`` and
-  ``adjustment`` lines booked in the period; key the operator's player id);
+  ``adjustment`` lines booked in the period; key the operator's player id;
+  the affiliate is the one the lines pay);
 * affiliates: the same lines summed per affiliate (key our affiliate id),
   including affiliate-level adjustments posted from this brand's reconciliations.
 
@@ -77,11 +78,11 @@ def player_commissions(conn: sa.Connection, brand_id: str, start: datetime | Non
     """Commission per player of the brand booked in the period."""
     le, p = t.ledger_entries.c, t.players.c
     query = sa.select(p.operator_player_id, sa.func.sum(le.amount_minor), le.currency,
-                      _text(p.affiliate_id)).select_from(
+                      _text(le.affiliate_id)).select_from(
         t.ledger_entries.join(t.players, t.players.c.id == le.player_id)
     ).where(p.brand_id == brand_id, le.kind.in_(COMMISSION_KINDS),
             *_period(le.period_start, start, end)
-    ).group_by(p.operator_player_id, le.currency, p.affiliate_id)
+    ).group_by(p.operator_player_id, le.currency, le.affiliate_id)
     frame = _frame(conn, query, OURS_SCHEMA)
     return frame.with_columns(canonical_ids("affiliate_id")).unique("key", keep="first")
 

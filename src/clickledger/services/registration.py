@@ -209,14 +209,12 @@ class PlayerBook:
             for s in sorted(self.players.values(), key=lambda p: p.operator_player_id)
             if s.is_new
         ]
-        insert = insert_for(conn)
-        for chunk in _chunks(rows):
-            statement = insert(t.players).values(list(chunk)).on_conflict_do_nothing(
-                index_elements=["brand_id", "operator_player_id"]
-            ).returning(t.players.c.id)
-            inserted = conn.execute(statement).scalars().all()
-            if len(inserted) != len(chunk):
-                raise RaceLost("a player was created concurrently")
+        if not rows:
+            return
+        statement = insert_for(conn)(t.players).on_conflict_do_nothing(
+            index_elements=["brand_id", "operator_player_id"])
+        if conn.execute(statement, rows).rowcount != len(rows):
+            raise RaceLost("a player was created concurrently")
 
     def _update_registrations(self, conn: sa.Connection, now: datetime) -> None:
         params = [

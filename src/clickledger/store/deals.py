@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from clickledger.clock import utc
-from clickledger.domain.deals.base import Assignment, DealKind, DealVersion
+from clickledger.domain.deals.base import Assignment, DealKind, DealVersion, effective_terms
 from clickledger.domain.deals.registry import ParsedTerms, parse_terms
 from clickledger.store import tables as t
 
@@ -25,7 +25,8 @@ def chunks(values: Iterable[str], size: int = IN_CHUNK) -> Iterable[list[str]]:
         yield items[start:start + size]
 
 
-def load_assignments(conn: sa.Connection, affiliate_ids: Iterable[str]) -> dict[str, list[Assignment]]:
+def load_assignments(conn: sa.Connection,
+                     affiliate_ids: Iterable[str]) -> dict[str, list[Assignment]]:
     """Every assignment (past and present) of the given affiliates."""
     found: dict[str, list[Assignment]] = defaultdict(list)
     a = t.deal_assignments
@@ -61,14 +62,14 @@ def load_versions(conn: sa.Connection, deal_ids: Iterable[str]) -> dict[str, lis
     return found
 
 
-def parsed_terms(version: DealVersion, assignment: Assignment, merged: dict[str, Any]) -> ParsedTerms:
+def parsed_terms(version: DealVersion, assignment: Assignment) -> ParsedTerms:
     """Parse a version's terms with an assignment's overrides, once (both are immutable)."""
     key = (version.id, assignment.id if assignment.overrides else "")
     cached = _PARSED.get(key)
     if cached is None:
         if len(_PARSED) > _PARSED_LIMIT:
             _PARSED.clear()
-        cached = parse_terms(version.kind, merged)
+        cached = parse_terms(version.kind, effective_terms(version, assignment))
         _PARSED[key] = cached
     return cached
 
@@ -82,7 +83,8 @@ def brand_formulas(conn: sa.Connection, brand_ids: Iterable[str]) -> dict[str, A
     return {row.id: row for row in conn.execute(sa.select(b).where(b.c.id.in_(ids)))}
 
 
-def parents(conn: sa.Connection, affiliate_ids: Iterable[str], max_depth: int = 10) -> dict[str, str | None]:
+def parents(conn: sa.Connection, affiliate_ids: Iterable[str],
+            max_depth: int = 10) -> dict[str, str | None]:
     """Parent of every given affiliate and of its ancestors, ``max_depth`` levels up."""
     known: dict[str, str | None] = {}
     frontier = set(affiliate_ids)

@@ -66,6 +66,40 @@ def window_sum(conn: sa.Connection, dimension: str, key: str, start: datetime,
     return int(value)
 
 
+def buckets(conn: sa.Connection, dimension: str, keys: Iterable[str], start: datetime,
+            end: datetime) -> list[tuple[str, datetime, int]]:
+    """(key, bucket, clicks) of ``keys`` in ``start`` ≤ bucket < ``end``: one range query
+    per chunk of keys."""
+    c = t.fraud_click_counts
+    found: list[tuple[str, datetime, int]] = []
+    for chunk in _chunks(sorted(set(keys))):
+        query = sa.select(c.c.key, c.c.bucket_at, c.c.clicks).where(
+            c.c.dimension == dimension, c.c.key.in_(list(chunk)), c.c.bucket_at >= start,
+            c.c.bucket_at < end)
+        found += [(str(k), b, int(n)) for k, b, n in conn.execute(query)]
+    return found
+
+
+def window_totals(conn: sa.Connection, dimension: str, keys: Iterable[str], start: datetime,
+                  split: datetime, end: datetime) -> dict[str, tuple[int, int, datetime | None]]:
+    """key → (clicks in [start, split), clicks in [split, end), first bucket) — summed by the
+    database, one grouped query per chunk of keys."""
+    c = t.fraud_click_counts
+    recent = sa.case((c.c.bucket_at >= split, c.c.clicks), else_=0)
+    older = sa.case((c.c.bucket_at < split, c.c.clicks), else_=0)
+    found: dict[str, tuple[int, int, datetime | None]] = {}
+    for chunk in _chunks(sorted(set(keys))):
+        query = (sa.select(c.c.key, sa.func.sum(older), sa.func.sum(recent),
+                           sa.func.min(c.c.bucket_at))
+                 .where(c.c.dimension == dimension, c.c.key.in_(list(chunk)),
+                        c.c.bucket_at >= start, c.c.bucket_at < end)
+                 .group_by(c.c.key))
+        for key, before, after, first in conn.execute(query):
+            found[str(key)] = (int(before or 0), int(after or 0),
+                               first if isinstance(first, datetime) else None)
+    return found
+
+
 def first_bucket(conn: sa.Connection, dimension: str, key: str, start: datetime,
                  end: datetime) -> datetime | None:
     c = t.fraud_click_counts

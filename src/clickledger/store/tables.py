@@ -586,3 +586,44 @@ import_jobs = sa.Table(
     sa.Column("started_at", Time),
     sa.Column("finished_at", Time),
 )
+
+# --- reports and people's sign-in --------------------------------------------
+
+# Daily report rollup per affiliate and one dimension value (dim: all | hour | brand | offer |
+# link | sub1..sub5 | country | device; value '' for all), per currency ('' for counts only).
+# Maintained in the transactions that store events, post ledger entries and (for sub2..sub5
+# and device clicks) write clicks; reports read it and click_rollups_hourly, never raw rows.
+report_rollups_daily = sa.Table(
+    "report_rollups_daily", metadata,
+    sa.Column("affiliate_id", Id, nullable=False),
+    sa.Column("dim", sa.String(8), nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("value", sa.String(255), nullable=False),
+    sa.Column("currency", sa.String(4), nullable=False),
+    sa.Column("clicks", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("unique_clicks", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("registrations", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("ftds", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("qualified_cpas", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("ftd_amount_minor", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("deposits_minor", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("bets_minor", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("wins_minor", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("bonus_minor", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("chargebacks_minor", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("lots_milli", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("commission_minor", sa.BigInteger, nullable=False, server_default="0"),
+    sa.PrimaryKeyConstraint("affiliate_id", "dim", "day", "value", "currency"),
+    sa.Index("ix_report_rollups_daily_dim_day", "dim", "day"),
+)
+
+# Signed-in people: the cookie carries a random token, only its SHA-256 is stored.
+web_sessions = sa.Table(
+    "web_sessions", metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    _fk("user_id", "users.id", nullable=False),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    _created(),
+    sa.Column("expires_at", Time, nullable=False),
+    sa.Column("revoked_at", Time),
+)

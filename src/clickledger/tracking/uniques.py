@@ -3,7 +3,9 @@
 A visitor is recognised by either of two keys, so that neither cookie-less
 repeat clicks nor a visitor whose IP changes count twice:
 
-* the first-party visitor cookie ``cl_vid`` (minted on the first click), and
+* the first-party visitor cookie ``cl_vid`` when the browser sends it back (an id
+  minted for the current click is not remembered, or every cookie-less client
+  would add a key per click), and
 * a fingerprint of the stored IP (in its stored form: full, truncated or
   hashed) and the user agent.
 
@@ -15,12 +17,13 @@ recount visitors.  Limits: at most ``max_keys_per_hour`` keys per hour are
 remembered; past that, new visitors still count as unique but are not
 remembered (a slight over-count, only above that many visitors an hour).  With
 several server processes each keeps its own memory, so a visitor whose clicks
-land on two processes within an hour can count twice.
+land on two processes within an hour can count twice, and a new visitor whose
+second click within the hour brings the cookie from another IP counts twice.
 """
 
 from __future__ import annotations
 
-DEFAULT_MAX_KEYS_PER_HOUR = 400_000
+DEFAULT_MAX_KEYS_PER_HOUR = 250_000  # ~20 MB of 64-bit hashes at most per hour
 HOURS_KEPT = 2
 
 

@@ -189,8 +189,11 @@ class ClickWriter:
         stored_ip = self._ip_policy.stored(click.ip)
         country = self._enricher.country(click.ip)
         ua = self._enricher.user_agent(click.user_agent)
+        # A visitor id minted for this very click (no cookie came in) is not remembered: a
+        # cookie-less client would add one key per click; its fingerprint recognises it.
+        returning = click.visitor_key if click.visitor_key != click.click_id else None
         unique = not ua.is_bot and self.uniques.first_click(
-            hour, click.link.link_id, click.visitor_key, stored_ip, click.user_agent
+            hour, click.link.link_id, returning, stored_ip, click.user_agent
         )
         click.derived = (hour, stored_ip, country, ua, unique)
         return click.derived

@@ -10,10 +10,11 @@ from clickledger.domain.fraud.forex import Trade, forex_churning, paired_volume
 from clickledger.domain.fraud.self_referral import self_referral
 
 
-def test_one_other_player_on_the_same_card_holds() -> None:
+def test_a_family_card_flags_and_a_card_on_three_players_holds() -> None:
     signals = duplicate_players(DuplicateFacts(same_payment=1))
-    assert [(s.check, s.points) for s in signals] == [("payment_instrument", 60)]
+    assert [(s.check, s.points) for s in signals] == [("payment_instrument", 40)]
     assert signals[0].evidence == {"other_players": 1}
+    assert duplicate_players(DuplicateFacts(same_payment=2))[0].points == 65
 
 
 def test_a_shared_tablet_flags_and_a_device_farm_holds() -> None:
@@ -38,9 +39,9 @@ def _bonus(deposited: int = 10_000, wagered: int = 2_000, withdrawn: int = 9_000
     return BonusFacts(deposited, wagered, withdrawn, bonus, hours)
 
 
-def test_deposit_minimal_play_withdrawal_holds_and_a_bonus_makes_it_worse() -> None:
-    assert bonus_abuse(_bonus())[0].points == 55
+def test_a_bonus_taken_and_cashed_out_unplayed_holds_and_without_a_bonus_only_flags() -> None:
     assert bonus_abuse(_bonus(bonus=5_000))[0].points == 70
+    assert bonus_abuse(_bonus())[0].points == 35
     assert bonus_abuse(_bonus())[0].evidence["turnover_pct"] == 20
 
 
@@ -74,7 +75,7 @@ def test_the_own_history_wins_over_the_peers_when_there_is_enough_of_it() -> Non
 
 
 def test_small_numbers_never_fire() -> None:
-    assert conversion_rate(_rate(199, 100)) == []
+    assert conversion_rate(_rate(49, 40)) == []  # fewer than 50 clicks
     assert conversion_rate(_rate(1_000, 7)) == []
     # 8 conversions where 1 is expected: 8x but the excess is 7 = 7 sigma, so it fires
     assert conversion_rate(_rate(50 * 10, 8, peers=(100_000, 200)))[0].points == 55

@@ -64,7 +64,7 @@ def test_every_rule_runs_only_on_the_facts_it_has() -> None:
     families = sorted(s.family for s in evaluate(facts))
     assert families == ["duplicate_players", "geo_mismatch", "self_referral"]
     verdict = score(evaluate(facts), POLICY)
-    assert (verdict.score, verdict.action) == (155, Action.REJECT)
+    assert (verdict.score, verdict.action) == (160, Action.REJECT)
 
 
 def test_a_signal_round_trips_through_json() -> None:

@@ -19,15 +19,15 @@ from clickledger.ingest.batch.runner import ImportRequest, run_import
 from clickledger.store import tables as t
 from tests.ingest.batch.seed import count, seed
 
-ROWS = 40_000
-CHUNK_ROWS = 4_000
+ROWS = 12_000
+CHUNK_ROWS = 1_500
 ROOT = Path(__file__).resolve().parents[3]
 
 
 def big_file(tmp_path: Path) -> Path:
     path = tmp_path / "big.csv"
     lines = ["txn_id,player_id,occurred_at,amount,currency"] + [
-        f"T{i},p{i % 3000},2025-12-{1 + i % 28:02d} 10:00:00,{i % 500}.25,EUR" for i in range(ROWS)]
+        f"T{i},p{i % 900},2025-12-{1 + i % 28:02d} 10:00:00,{i % 500}.25,EUR" for i in range(ROWS)]
     path.write_text("\n".join(lines) + "\n")
     return path
 

@@ -158,3 +158,9 @@ def test_trades_keep_lots_in_thousandths_and_activity_needs_an_amount() -> None:
     activity = parse("player_id,activity_day,bets,currency\np1,2025-12-01,,EUR\n",
                      kind=FileKind.ACTIVITY)
     assert errors(activity) == [(2, "bets/wins/bonus/chargebacks", "missing_value")]
+
+
+def test_a_short_and_a_long_line_that_balance_each_other_are_both_caught() -> None:
+    # 4 + 2 + 6 delimiters = 3 lines x 4: the totals match, the lines do not
+    parsed = parse(HEADER + "T1,p1,2025-12-01\nT2,p1,2025-12-01,1,EUR,x,y\n")
+    assert errors(parsed) == [(2, "", "malformed_line"), (3, "", "malformed_line")]

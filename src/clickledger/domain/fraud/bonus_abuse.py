@@ -1,11 +1,12 @@
 """Bonus abuse: deposit, minimal play, withdrawal.
 
-A player who deposits, wagers less than the deposit once over and withdraws
-most of it within days was after the bonus or the affiliate's CPA, not the
-game (and operators demand 1× turnover before a withdrawal for the same
-reason).  Limits: withdrawal ≥ ``withdrawn_pct`` (80 %) of deposits, wagering
-< ``min_turnover_pct`` (100 %) of deposits, within ``max_hours`` (72) of the
-first deposit: 55 points (hold); 70 when a bonus was credited.
+A player who takes a bonus, wagers less than the deposit once over and
+withdraws most of it within days was after the bonus (or the affiliate's CPA),
+not the game.  Limits: withdrawal ≥ ``withdrawn_pct`` (80 %) of deposits,
+wagering < ``min_turnover_pct`` (100 %) of deposits, within ``max_hours`` (72)
+of the first deposit: 70 points (hold) when a bonus was credited.  Without a
+bonus the same shape is also a player who changed their mind and cashed out,
+so it only flags (35) unless another signal joins it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ class BonusLimits:
     withdrawn_pct: int = 80
     min_turnover_pct: int = 100
     max_hours: int = 72
-    points: int = 55
+    points: int = 35
     with_bonus_points: int = 70
 
 

@@ -1,9 +1,9 @@
 """Duplicate players: one IP, device fingerprint or payment instrument behind several players.
 
 Counts are of *other* players of the same brand seen with the same value.
-- payment instrument (the operator's hash of a card or wallet): people do not
-  share cards across casino accounts; one other player is already multi-
-  accounting (60, hold);
+- payment instrument (the operator's hash of a card or wallet): a spouse or a
+  parent may pay from the same card, so one other player flags (40); two or
+  more other players on one card is a multi-accounting ring (65, hold);
 - device fingerprint: a couple may share a tablet, so one other player flags
   (25) and two or more hold (55);
 - IP address: households, offices and carrier NAT share addresses, so only
@@ -22,7 +22,8 @@ FAMILY = "duplicate_players"
 
 @dataclass(frozen=True, slots=True)
 class DuplicateLimits:
-    payment_points: int = 60
+    payment_one_points: int = 40
+    payment_many_points: int = 65
     device_one_points: int = 25
     device_many_points: int = 55
     ip_flag_players: int = 4
@@ -44,7 +45,9 @@ def duplicate_players(facts: DuplicateFacts,
     limits = limits or DuplicateLimits()
     signals: list[Signal] = []
     if facts.same_payment >= 1:
-        signals.append(Signal(FAMILY, "payment_instrument", limits.payment_points,
+        points = (limits.payment_many_points if facts.same_payment >= 2
+                  else limits.payment_one_points)
+        signals.append(Signal(FAMILY, "payment_instrument", points,
                               f"the payment instrument is also used by {facts.same_payment} "
                               "other player(s)", {"other_players": facts.same_payment}))
     if facts.same_device >= 1:

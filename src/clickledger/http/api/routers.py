@@ -43,3 +43,11 @@ from clickledger.http.api.endpoints import imports as import_routes  # noqa: E40
 from clickledger.http.api.endpoints import reconciliation as recon_routes  # noqa: E402
 
 ROUTERS += [import_routes.router, recon_routes.router]
+
+# Reports API (rollups) and the web pages: sign-in, affiliate portal, manager console.
+from clickledger.http.api.endpoints import reports as report_routes  # noqa: E402
+from clickledger.web import console as web_console  # noqa: E402
+from clickledger.web import portal as web_portal  # noqa: E402
+from clickledger.web import routes_auth as web_auth  # noqa: E402
+
+ROUTERS += [report_routes.router, web_auth.router, web_portal.router, web_console.router]

@@ -4,9 +4,11 @@ The upload is written to ``upload_dir`` and a row in ``import_jobs`` (status
 ``queued``) is committed before the caller gets the job id.  A worker thread
 then runs the import, writing ``rows_done`` as it goes and the result at the
 end (``succeeded`` or ``rejected``; ``failed`` for an unexpected error).
-A job a crashed process left ``running`` is marked ``failed`` by
-``fail_abandoned`` (called when the API starts); re-submitting the file is
-safe, imports are idempotent.
+On PostgreSQL progress is written to the row as it goes; on SQLite (one
+writer, held by a reject-file import to its end) it is kept in this process
+and merged into what ``job_view`` shows.  ``fail_abandoned`` marks jobs a
+crashed process left queued or running as failed (for a start-up hook);
+re-submitting the file is safe, imports are idempotent.
 """
 
 from __future__ import annotations
@@ -32,6 +34,12 @@ from clickledger.store import tables as t
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_ROWS = 50_000
 MAX_FILE_NAME = 500
+
+# Progress of the jobs running in this process: (rows done, rows to store).  Under
+# reject-file the import holds its write transaction to the end, and SQLite has one
+# writer, so progress cannot be written there; readers merge this in instead.
+_LIVE: dict[str, tuple[int, int]] = {}
+_LIVE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,10 @@ def job_view(job: dict[str, Any]) -> dict[str, Any]:
     hidden = {"file_path", "error_report"}
     view = {k: v for k, v in job.items() if k not in hidden}
     view["has_error_report"] = bool(job.get("error_report"))
+    with _LIVE_LOCK:
+        live = _LIVE.get(str(job["id"]))
+    if live is not None and job.get("status") == "running":
+        view["rows_done"], view["rows_total"] = max(live[0], view["rows_done"]), live[1]
     return view
 
 
@@ -88,9 +100,12 @@ def run_job(runtime: Runtime, job_id: str, limits: ImportLimits) -> None:
         return
     _update(runtime, job_id, status="running", started_at=runtime.clock.now())
     last = [0]
+    shared_writer = runtime.engine.dialect.name == "postgresql"
 
     def progress(done: int, total: int) -> None:
-        if done - last[0] >= PROGRESS_EVERY_ROWS or done == total:
+        with _LIVE_LOCK:
+            _LIVE[job_id] = (done, total)
+        if shared_writer and (done - last[0] >= PROGRESS_EVERY_ROWS or done == total):
             last[0] = done
             _update(runtime, job_id, rows_done=done, rows_total=total)
 
@@ -107,6 +122,9 @@ def run_job(runtime: Runtime, job_id: str, limits: ImportLimits) -> None:
         _update(runtime, job_id, status="failed", message=str(exc)[:1000],
                 finished_at=runtime.clock.now())
         return
+    finally:
+        with _LIVE_LOCK:
+            _LIVE.pop(job_id, None)
     _finish(runtime, job_id, result, limits)
 
 

@@ -713,8 +713,53 @@ def upgrade() -> None:
     sa.UniqueConstraint('affiliate_id', 'deal_id', 'period_start', name=op.f('uq_revshare_balances_affiliate_id_deal_id_period_start'))
     )
 
+    op.create_table('report_rollups_daily',
+    sa.Column('affiliate_id', sa.Uuid(as_uuid=False), nullable=False),
+    sa.Column('dim', sa.String(length=8), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('value', sa.String(length=255), nullable=False),
+    sa.Column('currency', sa.String(length=4), nullable=False),
+    sa.Column('clicks', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('unique_clicks', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('registrations', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('ftds', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('qualified_cpas', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('ftd_amount_minor', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('deposits_minor', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('bets_minor', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('wins_minor', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('bonus_minor', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('chargebacks_minor', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('lots_milli', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('commission_minor', sa.BigInteger(), server_default='0', nullable=False),
+    sa.PrimaryKeyConstraint('affiliate_id', 'dim', 'day', 'value', 'currency', name=op.f('pk_report_rollups_daily'))
+    )
+    with op.batch_alter_table('report_rollups_daily', schema=None) as batch_op:
+        batch_op.create_index('ix_report_rollups_daily_dim_day', ['dim', 'day'], unique=False)
+
+    op.create_table('web_sessions',
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('user_id', sa.Uuid(as_uuid=False), nullable=False),
+    sa.Column('csrf_token', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_web_sessions_user_id_users')),
+    sa.PrimaryKeyConstraint('token_hash', name=op.f('pk_web_sessions'))
+    )
+    with op.batch_alter_table('web_sessions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_web_sessions_user_id'), ['user_id'], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table('web_sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_web_sessions_user_id'))
+
+    op.drop_table('web_sessions')
+    with op.batch_alter_table('report_rollups_daily', schema=None) as batch_op:
+        batch_op.drop_index('ix_report_rollups_daily_dim_day')
+
+    op.drop_table('report_rollups_daily')
     op.drop_table('fraud_identities')
     op.drop_table('fraud_click_counts')
     with op.batch_alter_table('fraud_assessments', schema=None) as batch_op:

@@ -14,12 +14,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from clickledger.domain.roles import Principal, Role
-from clickledger.http.api.deps import ConnDep, ManagerDep, PrincipalDep, RuntimeDep
+from clickledger.http.api.deps import ConnDep, ManagerDep, RuntimeDep, require
 from clickledger.http.api.errors import ApiError, error_body, not_found
 from clickledger.ingest.batch import jobs, profiles
 from clickledger.ingest.batch.kinds import FileKind, Policy
@@ -30,12 +30,8 @@ from clickledger.services.programme import actor_label
 router = APIRouter(tags=["imports"])
 
 UPLOADERS = (Role.MANAGER, Role.INTEGRATION)
+UploaderDep = Annotated[Principal, Depends(require(*UPLOADERS))]
 ProfileName = Annotated[str, Query(min_length=1, max_length=profiles.MAX_PROFILE_NAME)]
-
-
-def _uploader(principal: Principal) -> None:
-    if principal.role not in UPLOADERS:
-        raise not_found("resource")
 
 
 async def _read_limited(request: Request, limit_bytes: int) -> bytes:
@@ -68,14 +64,13 @@ def _integration_for(conn: sa.Connection, principal: Principal, named: str | Non
 
 @router.post("/api/v1/imports", status_code=202)
 async def upload(
-    request: Request, principal: PrincipalDep, runtime: RuntimeDep,
+    request: Request, principal: UploaderDep, runtime: RuntimeDep,
     kind: FileKind, policy: Policy = Policy.REJECT_FILE,
     profile: Annotated[str | None, Query(max_length=profiles.MAX_PROFILE_NAME)] = None,
     integration: Annotated[str | None, Query(max_length=200)] = None,
     file_name: Annotated[str, Query(min_length=1, max_length=jobs.MAX_FILE_NAME)] = "upload.csv",
 ) -> JSONResponse:
     """Queue an import of the request body; answers the job id at once."""
-    _uploader(principal)
     limits = get_limits()
     data = await _read_limited(request, limits.max_upload_body_bytes)
     if not data:
@@ -104,7 +99,6 @@ async def upload(
 
 
 def _visible_job(conn: sa.Connection, principal: Principal, job_id: str) -> dict[str, Any]:
-    _uploader(principal)
     try:
         job = jobs.get_job(conn, job_id)
     except sa.exc.StatementError:
@@ -118,13 +112,13 @@ def _visible_job(conn: sa.Connection, principal: Principal, job_id: str) -> dict
 
 
 @router.get("/api/v1/imports/{job_id}")
-def get_job(principal: PrincipalDep, job_id: str, conn: ConnDep) -> dict[str, Any]:
+def get_job(principal: UploaderDep, job_id: str, conn: ConnDep) -> dict[str, Any]:
     """Progress while running; counts, the first errors and a message when done."""
     return jobs.job_view(_visible_job(conn, principal, job_id))
 
 
 @router.get("/api/v1/imports/{job_id}/errors.csv")
-def get_error_report(principal: PrincipalDep, job_id: str, conn: ConnDep) -> Response:
+def get_error_report(principal: UploaderDep, job_id: str, conn: ConnDep) -> Response:
     """Every error of the job as CSV: line, column, code, message."""
     job = _visible_job(conn, principal, job_id)
     report = job.get("error_report")

@@ -1,0 +1,324 @@
+"""Report rollups: maintained in the writers' transactions, read by every report.
+
+``report_rollups_daily`` holds one row per (affiliate, dimension, UTC day,
+dimension value, currency) with counts and integer minor-unit sums.  Every
+event, ledger entry and click is folded into one row per dimension (``all``,
+``hour`` of day, ``brand``, ``offer``, ``link``, ``sub1``..``sub5``,
+``country``, ``device``), so a breakdown by any of them is a range read of one
+affiliate's rows for one dimension.  Clicks themselves are read from the
+tracking writer's ``click_rollups_hourly`` (hour, affiliate, link, offer, sub1,
+country); only the dimensions that table lacks (sub2..sub5, device) are
+counted here, through ``record_click_dimensions``.
+
+Traffic attributes of an event or commission (link, offer, sub-ids, country,
+device) are those of the click the player was attributed through; a player
+attributed by promo code has no click, so those dimensions read ``''`` and
+the country falls back to the player's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from clickledger.clock import utc
+from clickledger.store import tables as t
+
+DIMENSIONS = ("all", "hour", "brand", "offer", "link", "sub1", "sub2", "sub3", "sub4", "sub5",
+              "country", "device")
+CLICK_ROLLUP_DIMENSIONS = frozenset({"hour", "brand", "offer", "link", "sub1", "country", "all"})
+METRICS = ("clicks", "unique_clicks", "registrations", "ftds", "qualified_cpas",
+           "ftd_amount_minor", "deposits_minor", "bets_minor", "wins_minor", "bonus_minor",
+           "chargebacks_minor", "lots_milli", "commission_minor")
+IN_CHUNK = 500
+UPSERT_CHUNK_ROWS = 500
+DEPOSIT_KINDS = frozenset({"ftd", "deposit"})
+
+Key = tuple[str, str, date, str, str]  # affiliate, dim, day, value, currency
+
+
+@dataclass(frozen=True, slots=True)
+class Traffic:
+    """Where a player came from: the dimension values its events and commissions carry."""
+
+    brand_id: str
+    offer_id: str
+    link_id: str
+    subs: tuple[str, str, str, str, str]
+    country: str
+    device: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClickDims:
+    """What ``record_click_dimensions`` needs of one stored click."""
+
+    created_at: datetime
+    affiliate_id: str
+    subs: tuple[str | None, str | None, str | None, str | None, str | None]
+    device: str | None
+    is_unique: bool
+
+
+class Folder:
+    """Adds metric deltas to rollup keys in memory; ``write`` upserts them in one go."""
+
+    def __init__(self) -> None:
+        self.rows: dict[Key, dict[str, int]] = {}
+
+    def add(self, affiliate_id: str, dim: str, day: date, value: str, currency: str,
+            deltas: Mapping[str, int]) -> None:
+        key = (affiliate_id, dim, day, value[:255], currency)
+        slot = self.rows.setdefault(key, {})
+        for name, delta in deltas.items():
+            slot[name] = slot.get(name, 0) + delta
+
+    def add_traffic(self, affiliate_id: str, at: datetime, traffic: Traffic | None,
+                    currency: str, deltas: Mapping[str, int]) -> None:
+        """Fold ``deltas`` into every dimension of ``traffic`` (only ``all``/``hour`` if None)."""
+        moment = utc(at)
+        day = moment.date()
+        self.add(affiliate_id, "all", day, "", currency, deltas)
+        self.add(affiliate_id, "hour", day, f"{moment.hour:02d}", currency, deltas)
+        if traffic is None:
+            return
+        values = {"brand": traffic.brand_id, "offer": traffic.offer_id, "link": traffic.link_id,
+                  "country": traffic.country, "device": traffic.device}
+        for index, sub in enumerate(traffic.subs, start=1):
+            values[f"sub{index}"] = sub
+        for dim, value in values.items():
+            self.add(affiliate_id, dim, day, value, currency, deltas)
+
+    def write(self, conn: sa.Connection) -> int:
+        """Upsert every folded row (adding to existing counts); returns the rows written."""
+        if not self.rows:
+            return 0
+        table = t.report_rollups_daily
+        insert: Any = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        statement = insert(table)
+        statement = statement.on_conflict_do_update(
+            index_elements=["affiliate_id", "dim", "day", "value", "currency"],
+            set_={name: table.c[name] + statement.excluded[name] for name in METRICS},
+        )
+        rows = [
+            {"affiliate_id": key[0], "dim": key[1], "day": key[2], "value": key[3],
+             "currency": key[4], **{name: deltas.get(name, 0) for name in METRICS}}
+            for key, deltas in sorted(self.rows.items())  # one lock order: no deadlocks on PG
+        ]
+        for start in range(0, len(rows), UPSERT_CHUNK_ROWS):
+            conn.execute(statement, rows[start:start + UPSERT_CHUNK_ROWS])
+        written = len(rows)
+        self.rows = {}
+        return written
+
+
+def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), IN_CHUNK):
+        yield items[start:start + IN_CHUNK]
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _traffic(row: Any) -> Traffic:
+    return Traffic(
+        brand_id=_text(row.brand_id), offer_id=_text(row.offer_id), link_id=_text(row.link_id),
+        subs=(_text(row.sub1), _text(row.sub2), _text(row.sub3), _text(row.sub4),
+              _text(row.sub5)),
+        country=_text(row.click_country or row.player_country), device=_text(row.device),
+    )
+
+
+def _traffic_columns() -> list[Any]:
+    p, c = t.players.c, t.clicks.c
+    return [p.brand_id, c.offer_id, c.link_id, c.sub1, c.sub2, c.sub3, c.sub4, c.sub5,
+            c.country.label("click_country"), p.country.label("player_country"), c.device]
+
+
+def _event_deltas(row: Any) -> dict[str, int]:
+    amount = row.amount_minor or 0
+    deltas: dict[str, int] = {}
+    if row.kind == "registration":
+        deltas["registrations"] = 1
+    if row.kind in DEPOSIT_KINDS:
+        deltas["deposits_minor"] = amount
+        if row.ftd_event_id is not None and str(row.ftd_event_id) == str(row.id):
+            deltas["ftds"] = 1
+            deltas["ftd_amount_minor"] = amount
+    if row.kind == "chargeback":
+        deltas["chargebacks_minor"] = amount
+    for name in ("bets_minor", "wins_minor", "bonus_minor"):
+        if getattr(row, name):
+            deltas[name] = getattr(row, name)
+    if row.kind == "activity" and row.chargebacks_minor:
+        deltas["chargebacks_minor"] = deltas.get("chargebacks_minor", 0) + row.chargebacks_minor
+    if row.lots_milli:
+        deltas["lots_milli"] = row.lots_milli
+    return deltas
+
+
+def record_event_rollups(conn: sa.Connection, event_ids: Sequence[str]) -> int:
+    """Fold stored events of attributed players into the rollups (same transaction as them).
+
+    Call it once per event after the player is attributed: ingestion passes the
+    batch's new events and the earlier events of players registered in it (those
+    were skipped while the player had no affiliate).  Returns rows upserted.
+    """
+    e, p, c = t.player_events.c, t.players.c, t.clicks.c
+    folder = Folder()
+    joined = t.player_events.join(t.players, p.id == e.player_id).outerjoin(
+        t.clicks, c.id == p.click_id)
+    for chunk in _chunks(list(event_ids)):
+        query = sa.select(
+            e.id, e.kind, e.occurred_at, e.amount_minor, e.currency, e.lots_milli, e.bets_minor,
+            e.wins_minor, e.bonus_minor, e.chargebacks_minor, p.affiliate_id, p.ftd_event_id,
+            *_traffic_columns(),
+        ).select_from(joined).where(e.id.in_(chunk), p.affiliate_id.is_not(None))
+        for row in conn.execute(query):
+            deltas = _event_deltas(row)
+            if deltas:
+                folder.add_traffic(str(row.affiliate_id), row.occurred_at, _traffic(row),
+                                   row.currency or "", deltas)
+    return folder.write(conn)
+
+
+def _player_traffic(conn: sa.Connection, player_ids: set[str]) -> dict[str, Traffic]:
+    p, c = t.players.c, t.clicks.c
+    found: dict[str, Traffic] = {}
+    joined = t.players.outerjoin(t.clicks, c.id == p.click_id)
+    for chunk in _chunks(sorted(player_ids)):
+        query = sa.select(p.id, *_traffic_columns()).select_from(joined).where(p.id.in_(chunk))
+        for row in conn.execute(query):
+            found[str(row.id)] = _traffic(row)
+    return found
+
+
+def _commission_deltas(entry: Mapping[str, Any]) -> dict[str, int]:
+    deltas = {"commission_minor": int(entry["amount_minor"])}
+    key = str(entry["entry_key"])
+    if key.startswith("cpa:") and entry["kind"] == "commission":
+        deltas["qualified_cpas"] = 1
+    elif key.startswith("rev:cpa:"):
+        deltas["qualified_cpas"] = -1
+    return deltas
+
+
+def record_commission_rollups(conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Fold just-posted ledger rows (dicts with id, entry_key, kind, affiliate_id, player_id,
+    amount_minor, currency, created_at) into the rollups.
+
+    Posting inserts with ``on conflict do nothing``; only rows whose ``id`` is
+    now in the ledger (the ones this call inserted) are counted, so re-posting
+    the same drafts adds nothing.  Payout entries are not commission and are skipped.
+    """
+    wanted = [r for r in rows if r.get("kind") != "payout"]
+    if not wanted:
+        return 0
+    ids = [str(r["id"]) for r in wanted]
+    inserted: set[str] = set()
+    for chunk in _chunks(ids):
+        inserted.update(str(i) for i in conn.execute(
+            sa.select(t.ledger_entries.c.id).where(t.ledger_entries.c.id.in_(chunk))).scalars())
+    fresh = [r for r in wanted if str(r["id"]) in inserted]
+    traffic = _player_traffic(conn, {str(r["player_id"]) for r in fresh if r.get("player_id")})
+    folder = Folder()
+    for entry in fresh:
+        player = traffic.get(str(entry["player_id"])) if entry.get("player_id") else None
+        folder.add_traffic(str(entry["affiliate_id"]), entry["created_at"], player,
+                           str(entry["currency"]), _commission_deltas(entry))
+    return folder.write(conn)
+
+
+def record_click_dimensions(conn: sa.Connection, stored: Sequence[ClickDims]) -> int:
+    """Count clicks by sub2..sub5 and device (what ``click_rollups_hourly`` lacks).
+
+    Meant for the click writer's batch transaction, right after its own rollup upsert.
+    """
+    folder = Folder()
+    for click in stored:
+        deltas = {"clicks": 1, "unique_clicks": int(click.is_unique)}
+        day = utc(click.created_at).date()
+        for index, sub in enumerate(click.subs[1:], start=2):
+            folder.add(click.affiliate_id, f"sub{index}", day, sub or "", "", deltas)
+        folder.add(click.affiliate_id, "device", day, click.device or "", "", deltas)
+    return folder.write(conn)
+
+
+# --- reads ------------------------------------------------------------------
+
+
+def _affiliate_filter(column: Any, affiliate_ids: frozenset[str] | None) -> list[Any]:
+    if affiliate_ids is None:
+        return []
+    return [column.in_(sorted(affiliate_ids))]
+
+
+def rollup_sums(conn: sa.Connection, affiliate_ids: frozenset[str] | None, dim: str,
+                start_day: date, end_day: date, *, by_day: bool = False) -> list[dict[str, Any]]:
+    """Summed metrics of ``dim`` rows in [start_day, end_day], per value and currency
+    (and per day when ``by_day``)."""
+    r = t.report_rollups_daily.c
+    keys: list[Any] = [r.value, r.currency] + ([r.day] if by_day else [])
+    query = sa.select(*keys, *[sa.func.sum(r[name]).label(name) for name in METRICS]).where(
+        r.dim == dim, r.day >= start_day, r.day <= end_day,
+        *_affiliate_filter(r.affiliate_id, affiliate_ids),
+    ).group_by(*keys)
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
+_CLICK_GROUP = {"link": "link_id", "offer": "offer_id", "sub1": "sub1", "country": "country"}
+
+
+def click_sums(conn: sa.Connection, affiliate_ids: frozenset[str] | None, by: str,
+               start: datetime, end: datetime) -> list[tuple[Any, int, int]]:
+    """(group value, clicks, unique clicks) from ``click_rollups_hourly`` in [start, end).
+
+    ``by``: ``all`` (one row), ``hour`` (the hour's start), ``brand``, ``offer``,
+    ``link``, ``sub1`` or ``country``.
+    """
+    h = t.click_rollups_hourly.c
+    where = [h.hour >= start, h.hour < end, *_affiliate_filter(h.affiliate_id, affiliate_ids)]
+    sums = [sa.func.sum(h.clicks), sa.func.sum(h.unique_clicks)]
+    source: Any = t.click_rollups_hourly
+    if by == "all":
+        group: Any = sa.literal("")
+    elif by == "hour":
+        group = h.hour
+    elif by == "brand":
+        source = source.join(t.offers, t.offers.c.id == h.offer_id)
+        group = t.offers.c.brand_id
+    else:
+        group = h[_CLICK_GROUP[by]]
+    query = sa.select(group.label("value"), *sums).select_from(source).where(*where)
+    if by != "all":
+        query = query.group_by(group)
+    return [(row[0], int(row[1] or 0), int(row[2] or 0)) for row in conn.execute(query)]
+
+
+def day_bounds(start_day: date, end_day: date) -> tuple[datetime, datetime]:
+    """[start of start_day, start of the day after end_day) in UTC."""
+    from datetime import UTC  # noqa: PLC0415 - local: keeps the module's imports short
+
+    start = datetime(start_day.year, start_day.month, start_day.day, tzinfo=UTC)
+    end = datetime(end_day.year, end_day.month, end_day.day, tzinfo=UTC) + timedelta(days=1)
+    return start, end
+
+
+def names(conn: sa.Connection, dim: str, values: Iterable[str]) -> dict[str, str]:
+    """Display names of brand, offer and link ids (links by their code)."""
+    table, column = {"brand": (t.brands, "name"), "offer": (t.offers, "name"),
+                     "link": (t.tracking_links, "code")}.get(dim, (None, ""))
+    wanted = sorted({v for v in values if v})
+    if table is None or not wanted:
+        return {}
+    found: dict[str, str] = {}
+    for chunk in _chunks(wanted):
+        query = sa.select(table.c.id, table.c[column]).where(table.c.id.in_(chunk))
+        found.update({str(row[0]): str(row[1]) for row in conn.execute(query)})
+    return found
