@@ -411,6 +411,6 @@ class Flusher:
             return
         rows.sort(key=lambda r: (r["integration_id"], r["txn_id"]))
         statement = insert_for(conn)(t.player_events).on_conflict_do_nothing(
-            index_elements=["integration_id", "txn_id"])
-        if conn.execute(statement, rows).rowcount != len(rows):
+            index_elements=["integration_id", "txn_id"]).returning(t.player_events.c.id)
+        if len(conn.execute(statement, rows).all()) != len(rows):
             raise RaceLost("an event was stored concurrently")

@@ -233,15 +233,20 @@ class Dispatcher:
             await self.guard.check_url_async(row.url)
         except TargetNotAllowed as exc:
             return _Sent(ResponseFacts(None, error=f"target_not_allowed: {exc}"), None, 0)
-        headers = {}
-        if row.body is not None and row.webhook_secret:
-            headers = signed_headers(row.webhook_secret, row.id, utc(self.clock.now()), row.body)
         try:
+            headers = {}
+            if row.body is not None and row.webhook_secret:
+                headers = signed_headers(row.webhook_secret, row.id, utc(self.clock.now()),
+                                         row.body)
             facts, excerpt = await self._request(row, headers)
         except (TimeoutError, httpx.TimeoutException):
             facts, excerpt = ResponseFacts(None, error=f"timeout after {self.timeout_s:g} s"), None
         except httpx.HTTPError as exc:
             facts, excerpt = ResponseFacts(None, error=f"{type(exc).__name__}: {exc}"), None
+        except Exception as exc:  # recorded as a failed attempt, never lost
+            log.exception("delivery %s failed unexpectedly", row.id)
+            facts = ResponseFacts(None, error=f"internal error: {type(exc).__name__}")
+            excerpt = None
         return _Sent(facts, excerpt, int((time.perf_counter() - started) * 1000))
 
     async def _request(self, row: store.Claimed,

@@ -177,54 +177,72 @@ def load_login_ips(conn: sa.Connection, affiliate_ids: Iterable[str]) -> dict[st
     return found
 
 
-Window = tuple[str, str, datetime, datetime]  # dimension, key, start, end
+Window = tuple[str, str, datetime, datetime, datetime]  # dimension, key, start, split, end
+MINUTE_DIMENSIONS = frozenset({"ip", "link", "sub"})
+Totals = tuple[int, int, datetime | None]  # clicks before split, clicks from split, first bucket
 
 
 @dataclass
 class WindowCache:
-    """Counter sums of one call: ``prefetch`` reads every bucket the call needs with one
-    query per dimension, then sums and first buckets are answered from memory."""
+    """Counter windows of one call, read with one query per dimension and window shape.
+
+    Minute dimensions (short windows around a click) are read as rows and summed
+    here; hour dimensions (baselines over days) are summed by the database.
+    """
 
     conn: sa.Connection
-    buckets: dict[tuple[str, str], list[tuple[datetime, int]]] = field(default_factory=dict)
+    rows: dict[tuple[str, str], list[tuple[datetime, int]]] = field(default_factory=dict)
     loaded: dict[tuple[str, str], tuple[datetime, datetime]] = field(default_factory=dict)
+    totals: dict[Window, Totals] = field(default_factory=dict)
+
+    def prefetch(self, windows: Iterable[Window]) -> None:
+        minute_wanted: dict[str, tuple[set[str], datetime, datetime]] = {}
+        hour_wanted: dict[tuple[str, datetime, datetime, datetime], set[str]] = defaultdict(set)
+        for window in windows:
+            dimension, key, start, split, end = window
+            if dimension in MINUTE_DIMENSIONS:
+                if self._covered(dimension, key, start, end):
+                    continue
+                keys, low, high = minute_wanted.get(dimension, (set(), start, end))
+                keys.add(key)
+                minute_wanted[dimension] = (keys, min(low, start), max(high, end))
+            elif window not in self.totals:
+                hour_wanted[(dimension, start, split, end)].add(key)
+        for dimension, (keys, low, high) in minute_wanted.items():
+            self._load_rows(dimension, keys, low, high)
+        for (dimension, start, split, end), keys in hour_wanted.items():
+            found = repo.window_totals(self.conn, dimension, keys, start, split, end)
+            for key in keys:
+                self.totals[(dimension, key, start, split, end)] = found.get(key, (0, 0, None))
 
     def _covered(self, dimension: str, key: str, start: datetime, end: datetime) -> bool:
         span = self.loaded.get((dimension, key))
         return span is not None and span[0] <= start and end <= span[1]
 
-    def prefetch(self, windows: Iterable[Window]) -> None:
-        wanted: dict[str, tuple[set[str], datetime, datetime]] = {}
-        for dimension, key, start, end in windows:
-            if self._covered(dimension, key, start, end):
-                continue
+    def _load_rows(self, dimension: str, keys: set[str], low: datetime, high: datetime) -> None:
+        for key in keys:
             span = self.loaded.get((dimension, key))
             if span is not None:
-                start, end = min(start, span[0]), max(end, span[1])
-            keys, low, high = wanted.get(dimension, (set(), start, end))
-            keys.add(key)
-            wanted[dimension] = (keys, min(low, start), max(high, end))
-        for dimension, (keys, low, high) in wanted.items():
-            for key in keys:
-                self.buckets[(dimension, key)] = []
-                self.loaded[(dimension, key)] = (low, high)
-            for key, bucket, clicks in repo.buckets(self.conn, dimension, keys, low, high):
-                self.buckets[(dimension, key)].append((utc(bucket), clicks))
-            for key in keys:
-                self.buckets[(dimension, key)].sort()
-
-    def _rows(self, dimension: str, key: str, start: datetime,
-              end: datetime) -> list[tuple[datetime, int]]:
-        if not self._covered(dimension, key, start, end):
-            self.prefetch([(dimension, key, start, end)])
-        return [(b, n) for b, n in self.buckets[(dimension, key)] if start <= b < end]
+                low, high = min(low, span[0]), max(high, span[1])
+        for key in keys:
+            self.rows[(dimension, key)] = []
+            self.loaded[(dimension, key)] = (low, high)
+        for key, bucket, clicks in repo.buckets(self.conn, dimension, keys, low, high):
+            self.rows[(dimension, key)].append((utc(bucket), clicks))
 
     def sum(self, dimension: str, key: str, start: datetime, end: datetime) -> int:
-        return sum(n for _b, n in self._rows(dimension, key, start, end))
+        """Clicks of a minute dimension in ``start`` ≤ bucket < ``end``."""
+        if not self._covered(dimension, key, start, end):
+            self._load_rows(dimension, {key}, start, end)
+        return sum(n for b, n in self.rows[(dimension, key)] if start <= b < end)
 
-    def first(self, dimension: str, key: str, start: datetime, end: datetime) -> datetime | None:
-        rows = self._rows(dimension, key, start, end)
-        return rows[0][0] if rows else None
+    def total(self, dimension: str, key: str, start: datetime, split: datetime,
+              end: datetime) -> Totals:
+        """(before split, from split, first bucket) of an hour dimension over [start, end)."""
+        window = (dimension, key, start, split, end)
+        if window not in self.totals:
+            self.prefetch([window])
+        return self.totals[window]
 
 
 def sub_key(link_id: str, sub1: str | None) -> str:
@@ -241,14 +259,15 @@ def _flood_bounds(click: ClickRow, window_minutes: int) -> tuple[datetime, datet
 
 
 def flood_windows(click: ClickRow, window_minutes: int) -> list[Window]:
-    """The counter ranges ``flood_facts`` reads, for one prefetch per batch."""
+    """The counter windows ``flood_facts`` reads, for one prefetch per batch."""
     start, end, base_start, base_end = _flood_bounds(click, window_minutes)
     sub = sub_key(click.link_id, click.sub1)
-    found: list[Window] = [("link", click.link_id, start, end), ("sub", sub, start, end),
-                           ("link_h", click.link_id, base_start, base_end),
-                           ("sub_h", sub, base_start, base_end)]
+    found: list[Window] = [("link", click.link_id, start, end, end),
+                           ("sub", sub, start, end, end),
+                           ("link_h", click.link_id, base_start, base_end, base_end),
+                           ("sub_h", sub, base_start, base_end, base_end)]
     if click.ip:
-        found.append(("ip", click.ip, start, end))
+        found.append(("ip", click.ip, start, end, end))
     return found
 
 
@@ -256,26 +275,24 @@ def flood_facts(cache: WindowCache, click: ClickRow, window_minutes: int) -> Flo
     """Counts in the window centred on the click, and the link's and sub-id's baselines."""
     start, end, base_start, base_end = _flood_bounds(click, window_minutes)
     sub = sub_key(click.link_id, click.sub1)
-    ip_clicks = cache.sum("ip", click.ip, start, end) if click.ip else 0
-    link_clicks = cache.sum("link", click.link_id, start, end)
-    sub_clicks = cache.sum("sub", sub, start, end)
     return FloodFacts(
-        ip_clicks=ip_clicks, link_clicks=link_clicks, sub_clicks=sub_clicks,
-        link_baseline_milli=_baseline_milli(cache, "link_h", click.link_id, base_start,
-                                            base_end, window_minutes),
-        sub_baseline_milli=_baseline_milli(cache, "sub_h", sub, base_start, base_end,
-                                           window_minutes),
+        ip_clicks=cache.sum("ip", click.ip, start, end) if click.ip else 0,
+        link_clicks=cache.sum("link", click.link_id, start, end),
+        sub_clicks=cache.sum("sub", sub, start, end),
+        link_baseline_milli=_baseline_milli(
+            cache.total("link_h", click.link_id, base_start, base_end, base_end), base_end,
+            window_minutes),
+        sub_baseline_milli=_baseline_milli(
+            cache.total("sub_h", sub, base_start, base_end, base_end), base_end, window_minutes),
     )
 
 
-def _baseline_milli(cache: WindowCache, dimension: str, key: str, start: datetime,
-                    end: datetime, window_minutes: int) -> int:
+def _baseline_milli(totals: Totals, end: datetime, window_minutes: int) -> int:
     """Average clicks per window (×1000) since the key's first bucket in the baseline range."""
-    first = cache.first(dimension, key, start, end)
+    total, _after, first = totals
     if first is None:
         return 0
     span_minutes = max(int((end - utc(first)).total_seconds()) // 60, 60)
-    total = cache.sum(dimension, key, start, end)
     return total * window_minutes * 1000 // span_minutes
 
 
@@ -286,21 +303,23 @@ def _rate_bounds(at: datetime) -> tuple[datetime, datetime, datetime]:
 
 
 def rate_windows(affiliate_id: str, at: datetime) -> list[Window]:
-    history, _recent, end = _rate_bounds(at)
-    return [("aff_h", affiliate_id, history, end), ("aff_ftd_h", affiliate_id, history, end),
-            ("all_h", "", history, end), ("all_ftd_h", "", history, end)]
+    history, recent, end = _rate_bounds(at)
+    return [("aff_h", affiliate_id, history, recent, end),
+            ("aff_ftd_h", affiliate_id, history, recent, end),
+            ("all_h", "", history, recent, end), ("all_ftd_h", "", history, recent, end)]
 
 
 def rate_facts(cache: WindowCache, affiliate_id: str, at: datetime) -> RateFacts:
     """The affiliate's FTDs and clicks in the recent window, its history and the programme's."""
     history, recent, end = _rate_bounds(at)
+    clicks_before, clicks, _f1 = cache.total("aff_h", affiliate_id, history, recent, end)
+    ftds_before, ftds, _f2 = cache.total("aff_ftd_h", affiliate_id, history, recent, end)
+    peer_before, peer_recent, _f3 = cache.total("all_h", "", history, recent, end)
+    peer_ftd_before, peer_ftd_recent, _f4 = cache.total("all_ftd_h", "", history, recent, end)
     return RateFacts(
-        clicks=cache.sum("aff_h", affiliate_id, recent, end),
-        conversions=cache.sum("aff_ftd_h", affiliate_id, recent, end),
-        history_clicks=cache.sum("aff_h", affiliate_id, history, recent),
-        history_conversions=cache.sum("aff_ftd_h", affiliate_id, history, recent),
-        peer_clicks=cache.sum("all_h", "", history, end),
-        peer_conversions=cache.sum("all_ftd_h", "", history, end),
+        clicks=clicks, conversions=ftds, history_clicks=clicks_before,
+        history_conversions=ftds_before, peer_clicks=peer_before + peer_recent,
+        peer_conversions=peer_ftd_before + peer_ftd_recent,
     )
 
 

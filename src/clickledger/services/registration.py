@@ -212,8 +212,8 @@ class PlayerBook:
         if not rows:
             return
         statement = insert_for(conn)(t.players).on_conflict_do_nothing(
-            index_elements=["brand_id", "operator_player_id"])
-        if conn.execute(statement, rows).rowcount != len(rows):
+            index_elements=["brand_id", "operator_player_id"]).returning(t.players.c.id)
+        if len(conn.execute(statement, rows).all()) != len(rows):
             raise RaceLost("a player was created concurrently")
 
     def _update_registrations(self, conn: sa.Connection, now: datetime) -> None:

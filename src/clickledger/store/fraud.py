@@ -54,18 +54,6 @@ def bump_counts(conn: sa.Connection, counts: Mapping[CounterKey, int]) -> None:
         conn.execute(statement, list(chunk))
 
 
-def window_sum(conn: sa.Connection, dimension: str, key: str, start: datetime,
-               end: datetime) -> int:
-    """Clicks in buckets ``start`` ≤ bucket < ``end`` (a primary-key range scan)."""
-    c = t.fraud_click_counts
-    value = conn.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(c.c.clicks), 0)).where(
-            c.c.dimension == dimension, c.c.key == key, c.c.bucket_at >= start,
-            c.c.bucket_at < end)
-    ).scalar_one()
-    return int(value)
-
-
 def buckets(conn: sa.Connection, dimension: str, keys: Iterable[str], start: datetime,
             end: datetime) -> list[tuple[str, datetime, int]]:
     """(key, bucket, clicks) of ``keys`` in ``start`` ≤ bucket < ``end``: one range query
@@ -98,17 +86,6 @@ def window_totals(conn: sa.Connection, dimension: str, keys: Iterable[str], star
             found[str(key)] = (int(before or 0), int(after or 0),
                                first if isinstance(first, datetime) else None)
     return found
-
-
-def first_bucket(conn: sa.Connection, dimension: str, key: str, start: datetime,
-                 end: datetime) -> datetime | None:
-    c = t.fraud_click_counts
-    value = conn.execute(
-        sa.select(sa.func.min(c.c.bucket_at)).where(
-            c.c.dimension == dimension, c.c.key == key, c.c.bucket_at >= start,
-            c.c.bucket_at < end)
-    ).scalar_one()
-    return value if isinstance(value, datetime) else None
 
 
 def prune_counts(conn: sa.Connection, dimensions: Sequence[str], before: datetime) -> int:

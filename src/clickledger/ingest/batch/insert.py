@@ -23,8 +23,8 @@ import uuid_utils
 
 from clickledger.ingest.batch.reader import LINE
 
-NIBBLE_COUNT = 8  # the low 32 bits of each id count rows within one import
-HEX = "0123456789abcdef"
+COUNTER_DIGITS = 8  # the low 32 bits of each id count rows within one block
+MAX_BLOCK_ROWS = 10**COUNTER_DIGITS
 SQLITE_IN_BATCH = 500
 STAGE_TABLE = "import_stage"
 PLAYER_ID = "_player_id"
@@ -65,20 +65,15 @@ def _dashed(hex_ids: pl.Expr) -> pl.Expr:
 def new_ids(count: int) -> pl.Series:
     """``count`` fresh, time-ordered UUIDv7s (32 hex digits) built in one vectorised step.
 
-    One UUIDv7 is drawn; its low 32 random bits are replaced by a row counter,
-    so the ids stay unique, ordered and valid version-7 UUIDs.
+    One UUIDv7 is drawn; its low 32 bits are replaced by the row number written
+    in 8 decimal digits (decimal digits are hex digits), so the ids stay unique,
+    ordered and valid version-7 UUIDs for up to 10^8 rows per block.
     """
-    if count >= 1 << 32:
+    if count >= MAX_BLOCK_ROWS:
         raise ValueError("too many rows for one id block")
-    prefix = uuid_utils.uuid7().hex[: 32 - NIBBLE_COUNT]
-    counter = pl.int_range(0, count, dtype=pl.Int64, eager=True).to_frame("n")
-    digit = dict(enumerate(HEX))
-    nibbles = [
-        ((pl.col("n") // (16 ** (NIBBLE_COUNT - 1 - i))) % 16).replace_strict(
-            digit, return_dtype=pl.String)
-        for i in range(NIBBLE_COUNT)
-    ]
-    return counter.select(pl.concat_str([pl.lit(prefix), *nibbles]).alias("id")).to_series()
+    prefix = uuid_utils.uuid7().hex[: 32 - COUNTER_DIGITS]
+    counter = pl.int_range(0, count, dtype=pl.Int64, eager=True)
+    return (prefix + counter.cast(pl.String).str.zfill(COUNTER_DIGITS)).alias("id")
 
 
 def prepare(rows: pl.DataFrame, target: Target, postgres: bool) -> pl.DataFrame:

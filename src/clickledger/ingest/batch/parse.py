@@ -320,9 +320,9 @@ def _apply_status(
 
 def _in_file_duplicates(valid: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     """Keep the first row of each txn id; later identical copies are counted, others are errors."""
-    first = pl.col("txn_id").is_first_distinct()
-    if valid.height == 0 or valid.select(first.all()).item():
+    if valid.height == 0 or valid["txn_id"].n_unique() == valid.height:
         return valid, pl.DataFrame(schema=ERROR_SCHEMA), 0
+    first = pl.col("txn_id").is_first_distinct()
     repeated = pl.col("txn_id").is_duplicated()
     marked = valid.with_columns(
         pl.when(repeated).then(fingerprint(valid)).otherwise(None).alias("_fingerprint"))
