@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from tests.ingest.batch.seed import seed
 
 from clickledger.domain.roles import Role
 from clickledger.http.app import create_app
@@ -14,7 +15,6 @@ from clickledger.ids import new_id
 from clickledger.runtime import Runtime
 from clickledger.store import tables as t
 from clickledger.store.api_keys import issue_key
-from tests.ingest.batch.seed import seed
 
 
 def test_finance_runs_filters_approves_and_exports(runtime: Runtime) -> None:

@@ -1,12 +1,8 @@
 """Reconciliation matching: an operator's statement lines against our records, by key.
 
-Pure and vectorised (polars joins; no database, no clock).  Inputs are two
-frames keyed by ``key``:
-
-* statement: ``line``, ``key``, ``theirs_minor``, ``theirs_currency``,
-  ``operator_affiliate_id`` (the statement's own text) and
-  ``theirs_affiliate_id`` (that text resolved to one of our affiliates, or null);
-* ours: ``key`` (unique), ``ours_minor``, ``currency``, ``affiliate_id``.
+Pure: dataclasses and integers in minor units, no database, clock or dataframe.
+``services.reconciliation_matching`` applies exactly these rules vectorised
+(polars joins) for million-line statements; a test holds the two equal.
 
 Every statement line and every record of ours gets exactly one flag, first
 match wins:
@@ -15,24 +11,25 @@ match wins:
 2. ``missing_in_clickledger``: a statement line we have no record for;
 3. ``missing_in_operator``: a record of ours the statement does not list;
 4. ``currency_mismatch``: both sides present in different currencies;
-5. ``different_affiliate``: the statement names an affiliate (resolved or not)
-   other than the one we attributed;
+5. ``different_affiliate``: the statement names an affiliate, and it is not
+   (or does not resolve to) the one we attributed;
 6. ``amount_mismatch``: ``|theirs - ours| > tolerance_minor``;
 7. ``matched``.
 
 ``difference_minor`` is ``theirs - ours`` (same currency only).  For statements
-of commission figures, a proposed adjustment (credit positive) is the
-difference for an amount mismatch, and the operator's figure for a line we
-lack whose affiliate is known; a finance user approves or rejects each.
-Statements of player events propose no money: their gaps are backfilled events.
+of commission figures a proposed adjustment (a credit when positive) is the
+difference for an amount mismatch, and the operator's non-zero figure for a
+line we lack whose affiliate is known; a finance user approves or rejects
+each.  Statements of player events propose no money: their gaps are events to
+backfill.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
-
-import polars as pl
 
 
 class Flag(StrEnum):
@@ -45,117 +42,142 @@ class Flag(StrEnum):
     DIFFERENT_AFFILIATE = "different_affiliate"
 
 
-ITEM_COLUMNS: dict[str, pl.DataType] = {
-    "line": pl.Int64(), "key": pl.String(), "flag": pl.String(), "affiliate_id": pl.String(),
-    "operator_affiliate_id": pl.String(), "ours_minor": pl.Int64(), "theirs_minor": pl.Int64(),
-    "difference_minor": pl.Int64(), "currency": pl.String(), "theirs_currency": pl.String(),
-    "proposed_adjustment_minor": pl.Int64(),
-}
-STATEMENT_COLUMNS = ("line", "key", "theirs_minor", "theirs_currency", "operator_affiliate_id",
-                     "theirs_affiliate_id")
-OURS_COLUMNS = ("key", "ours_minor", "currency", "affiliate_id")
+@dataclass(frozen=True, slots=True)
+class StatementLine:
+    """One line of the operator's statement, amounts in minor units."""
+
+    line: int
+    key: str
+    theirs_minor: int
+    theirs_currency: str
+    operator_affiliate_id: str | None = None  # the statement's own text
+    theirs_affiliate_id: str | None = None  # that text resolved to our affiliate id
 
 
-def _flag(tolerance_minor: int) -> pl.Expr:
-    theirs_here = pl.col("line").is_not_null()
-    ours_here = pl.col("_ours_here").fill_null(False)
-    named = pl.col("operator_affiliate_id").is_not_null()
-    other_affiliate = named & (
-        pl.col("theirs_affiliate_id").is_null() | pl.col("affiliate_id").is_null()
-        | (pl.col("theirs_affiliate_id") != pl.col("affiliate_id")).fill_null(True))
-    gap = (pl.col("theirs_minor") - pl.col("ours_minor")).abs()
-    return (
-        pl.when(~ours_here).then(pl.lit(Flag.MISSING_IN_CLICKLEDGER.value))
-        .when(~theirs_here).then(pl.lit(Flag.MISSING_IN_OPERATOR.value))
-        .when(pl.col("theirs_currency") != pl.col("currency"))
-        .then(pl.lit(Flag.CURRENCY_MISMATCH.value))
-        .when(other_affiliate).then(pl.lit(Flag.DIFFERENT_AFFILIATE.value))
-        .when(gap > tolerance_minor).then(pl.lit(Flag.AMOUNT_MISMATCH.value))
-        .otherwise(pl.lit(Flag.MATCHED.value))
-    )
+@dataclass(frozen=True, slots=True)
+class OurRecord:
+    """What we hold for one key (key unique)."""
+
+    key: str
+    ours_minor: int
+    currency: str
+    affiliate_id: str | None = None
 
 
-def _proposal(proposes_money: bool) -> pl.Expr:
+@dataclass(frozen=True, slots=True)
+class Item:
+    """The outcome for one statement line or one unlisted record of ours."""
+
+    line: int | None
+    key: str
+    flag: Flag
+    affiliate_id: str | None
+    operator_affiliate_id: str | None
+    ours_minor: int | None
+    theirs_minor: int | None
+    difference_minor: int | None
+    currency: str | None
+    theirs_currency: str | None
+    proposed_adjustment_minor: int | None
+
+
+def classify(line: StatementLine, ours: OurRecord, tolerance_minor: int) -> Flag:
+    """The flag of a statement line that has a record of ours."""
+    if line.theirs_currency != ours.currency:
+        return Flag.CURRENCY_MISMATCH
+    if line.operator_affiliate_id is not None and (
+        line.theirs_affiliate_id is None or ours.affiliate_id is None
+        or line.theirs_affiliate_id != ours.affiliate_id
+    ):
+        return Flag.DIFFERENT_AFFILIATE
+    if abs(line.theirs_minor - ours.ours_minor) > tolerance_minor:
+        return Flag.AMOUNT_MISMATCH
+    return Flag.MATCHED
+
+
+def proposal(flag: Flag, line: StatementLine, difference_minor: int | None,
+             proposes_money: bool) -> int | None:
+    """The adjustment a finance user is asked to approve, or None."""
     if not proposes_money:
-        return pl.lit(None, pl.Int64)
-    flag = pl.col("flag")
-    return (
-        pl.when(flag == Flag.AMOUNT_MISMATCH.value).then(pl.col("difference_minor"))
-        .when((flag == Flag.MISSING_IN_CLICKLEDGER.value)
-              & pl.col("theirs_affiliate_id").is_not_null()
-              & (pl.col("theirs_minor") != 0))
-        .then(pl.col("theirs_minor"))
-        .otherwise(None)
-    )
+        return None
+    if flag is Flag.AMOUNT_MISMATCH:
+        return difference_minor
+    if flag is Flag.MISSING_IN_CLICKLEDGER and line.theirs_affiliate_id is not None \
+            and line.theirs_minor != 0:
+        return line.theirs_minor
+    return None
 
 
-def match(statement: pl.DataFrame, ours: pl.DataFrame, tolerance_minor: int,
-          proposes_money: bool) -> pl.DataFrame:
-    """One item per statement line and per unlisted record of ours (see the module rules)."""
+def _paired(line: StatementLine, ours: OurRecord, tolerance_minor: int,
+            proposes_money: bool) -> Item:
+    flag = classify(line, ours, tolerance_minor)
+    same = line.theirs_currency == ours.currency
+    difference = line.theirs_minor - ours.ours_minor if same else None
+    return Item(line.line, line.key, flag, ours.affiliate_id or line.theirs_affiliate_id,
+                line.operator_affiliate_id, ours.ours_minor, line.theirs_minor, difference,
+                ours.currency, line.theirs_currency,
+                proposal(flag, line, difference, proposes_money))
+
+
+def _theirs_only(line: StatementLine, flag: Flag, proposes_money: bool) -> Item:
+    proposed = proposal(flag, line, None, proposes_money) if flag is not Flag.DUPLICATE else None
+    return Item(line.line, line.key, flag, line.theirs_affiliate_id, line.operator_affiliate_id,
+                None, line.theirs_minor, None, line.theirs_currency, line.theirs_currency,
+                proposed)
+
+
+def match(lines: Iterable[StatementLine], records: Iterable[OurRecord], tolerance_minor: int,
+          proposes_money: bool) -> list[Item]:
+    """One item per statement line and per unlisted record, in line order (ours last)."""
     if tolerance_minor < 0:
         raise ValueError("the tolerance cannot be negative")
-    statement = statement.select(STATEMENT_COLUMNS).sort("line")
-    first = pl.col("key").is_first_distinct()
-    repeats = statement.filter(~first)
-    ours = ours.select(OURS_COLUMNS).with_columns(pl.lit(True).alias("_ours_here"))
-    joined = statement.filter(first).join(ours, on="key", how="full", coalesce=True)
-    items = joined.with_columns(_flag(tolerance_minor).alias("flag")).with_columns(
-        pl.when(pl.col("theirs_currency") == pl.col("currency"))
-        .then(pl.col("theirs_minor") - pl.col("ours_minor")).otherwise(None)
-        .alias("difference_minor"),
-        pl.coalesce("affiliate_id", "theirs_affiliate_id").alias("affiliate_id"),
-    )
-    items = items.with_columns(
-        _proposal(proposes_money).alias("proposed_adjustment_minor"),
-        pl.coalesce("currency", "theirs_currency").alias("currency"),
-    )
-    dupes = repeats.with_columns(
-        pl.lit(Flag.DUPLICATE.value).alias("flag"),
-        pl.col("theirs_affiliate_id").alias("affiliate_id"),
-        pl.col("theirs_currency").alias("currency"),
-        pl.lit(None, pl.Int64).alias("ours_minor"),
-        pl.lit(None, pl.Int64).alias("difference_minor"),
-        pl.lit(None, pl.Int64).alias("proposed_adjustment_minor"),
-    )
-    columns = list(ITEM_COLUMNS)
-    return pl.concat([items.select(columns), dupes.select(columns)]).cast(
-        pl.Schema(ITEM_COLUMNS)).sort("line", "key", nulls_last=True)
+    ours = {record.key: record for record in records}
+    seen: set[str] = set()
+    items: list[Item] = []
+    for line in sorted(lines, key=lambda item: item.line):
+        if line.key in seen:
+            items.append(_theirs_only(line, Flag.DUPLICATE, proposes_money))
+            continue
+        seen.add(line.key)
+        record = ours.get(line.key)
+        if record is None:
+            items.append(_theirs_only(line, Flag.MISSING_IN_CLICKLEDGER, proposes_money))
+        else:
+            items.append(_paired(line, record, tolerance_minor, proposes_money))
+    for key in sorted(set(ours) - seen):
+        record = ours[key]
+        items.append(Item(None, key, Flag.MISSING_IN_OPERATOR, record.affiliate_id, None,
+                          record.ours_minor, None, None, record.currency, None, None))
+    return items
 
 
-def summarize(items: pl.DataFrame) -> dict[str, Any]:
-    """Counts per flag, and per affiliate and currency: lines, flags, ours, theirs, difference.
+def _add(total: int | None, value: int | None) -> int | None:
+    if value is None:
+        return total
+    return value if total is None else total + value
 
-    Amounts are summed per currency; an operator figure in another currency than
-    ours (a currency mismatch) is left out of the sums, never mixed in.
+
+def summarize(items: Sequence[Item]) -> dict[str, Any]:
+    """Counts per flag, and per affiliate and currency: lines, flags and sums.
+
+    Amounts are summed per currency; an operator figure in another currency
+    than ours (a currency mismatch) is left out of the sums, never mixed in.
     """
-    flags = dict(items.group_by("flag").len().iter_rows())
-    # the operator's figure counts toward a currency only when it is in that currency
-    items = items.with_columns(
-        pl.when(pl.col("theirs_currency") == pl.col("currency")).then(pl.col("theirs_minor"))
-        .otherwise(None).alias("theirs_minor"))
-    per_affiliate = (
-        items.group_by("affiliate_id", "operator_affiliate_id", "currency")
-        .agg(
-            pl.len().alias("lines"),
-            pl.col("ours_minor").sum().alias("ours_minor"),
-            pl.col("theirs_minor").sum().alias("theirs_minor"),
-            pl.col("difference_minor").sum().alias("difference_minor"),
-            pl.col("proposed_adjustment_minor").sum().alias("proposed_adjustment_minor"),
-            *(
-                (pl.col("flag") == flag.value).sum().alias(flag.value)
-                for flag in Flag
-            ),
-        )
-        .sort("affiliate_id", "operator_affiliate_id", "currency", nulls_last=True)
-    )
-    totals = items.group_by("currency").agg(
-        pl.len().alias("lines"),
-        pl.col("ours_minor").sum().alias("ours_minor"),
-        pl.col("theirs_minor").sum().alias("theirs_minor"),
-        pl.col("difference_minor").sum().alias("difference_minor"),
-    ).sort("currency", nulls_last=True)
-    return {
-        "flags": {str(k): int(v) for k, v in flags.items()},
-        "by_affiliate": per_affiliate.to_dicts(),
-        "brand_totals": totals.to_dicts(),
-    }
+    flags: dict[str, int] = {}
+    groups: dict[tuple[str | None, str | None, str | None], dict[str, Any]] = {}
+    for item in items:
+        flags[item.flag.value] = flags.get(item.flag.value, 0) + 1
+        key = (item.affiliate_id, item.operator_affiliate_id, item.currency)
+        group = groups.setdefault(key, {
+            "affiliate_id": key[0], "operator_affiliate_id": key[1], "currency": key[2],
+            "lines": 0, "ours_minor": None, "theirs_minor": None, "difference_minor": None,
+            "proposed_adjustment_minor": None, **{flag.value: 0 for flag in Flag}})
+        theirs = item.theirs_minor if item.theirs_currency == item.currency else None
+        group["lines"] += 1
+        group[item.flag.value] += 1
+        for name, value in (("ours_minor", item.ours_minor), ("theirs_minor", theirs),
+                            ("difference_minor", item.difference_minor),
+                            ("proposed_adjustment_minor", item.proposed_adjustment_minor)):
+            group[name] = _add(group[name], value)
+    order = sorted(groups, key=lambda k: tuple((v is None, v or "") for v in k))
+    return {"flags": flags, "by_affiliate": [groups[k] for k in order]}

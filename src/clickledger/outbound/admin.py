@@ -162,7 +162,14 @@ def update_template(
 
 def delete_template(conn: sa.Connection, principal: Principal, template_id: str,
                     now: datetime) -> None:
-    """Soft delete (the delivery log keeps pointing at it); pending deliveries are disabled."""
+    """Soft delete (the delivery log keeps pointing at it); pending deliveries are disabled.
+
+    Deleting again is a no-op for whoever may change the template (DELETE is idempotent).
+    """
+    row = _row(conn, t.postback_templates, template_id)
+    if row is not None and row["status"] == "deleted" and may_write(principal,
+                                                                    row["affiliate_id"]):
+        return
     before = template_for(conn, template_id, principal, write=True)
     outbox_store.disable_template(conn, template_id, "template deleted", now)
     conn.execute(sa.update(t.postback_templates).where(t.postback_templates.c.id == template_id)

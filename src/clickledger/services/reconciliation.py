@@ -1,7 +1,8 @@
 """Reconciliation runs: import a statement, match it, store the items, decide, backfill.
 
 ``run_reconciliation`` reads the statement, loads our records for the brand
-and period, matches them (``domain.reconciliation.match``, polars joins) and
+and period, matches them (the rules of ``domain.reconciliation``, applied with polars
+joins by ``services.reconciliation_matching``) and
 stores the run and one item per line in one transaction.  A finance user then
 approves or rejects each proposed adjustment: an approval posts one ledger
 entry of kind ``adjustment`` (key ``recon:<item id>``, so approving twice
@@ -22,12 +23,13 @@ from typing import Any
 import polars as pl
 import sqlalchemy as sa
 
-from clickledger.domain import reconciliation as matching
 from clickledger.domain.ledger import EntryDraft, EntryKind
 from clickledger.domain.money import MINOR_UNITS, format_money, from_minor, to_minor
+from clickledger.domain.reconciliation import Flag
 from clickledger.ids import new_id
 from clickledger.ingest.batch.limits import ImportLimits, get_limits
 from clickledger.services import audit
+from clickledger.services import reconciliation_matching as matching
 from clickledger.services import reconciliation_records as records
 from clickledger.services.reconciliation_statement import (
     Statement,
@@ -185,7 +187,7 @@ def _store_items(conn: sa.Connection, run_id: str, items: pl.DataFrame,
     extra = [c for c in ("player_id", "kind", "occurred_at") if c in lines.columns]
     detail_source = lines.select("line", *extra)
     frame = items.join(detail_source, on="line", how="left") if extra else items
-    needs_details = pl.col("flag") == matching.Flag.MISSING_IN_CLICKLEDGER.value
+    needs_details = pl.col("flag") == Flag.MISSING_IN_CLICKLEDGER.value
     details = (pl.struct([pl.col(c) for c in extra]).struct.json_encode()
                if extra else pl.lit(None, pl.String))
     postgres = conn.dialect.name == "postgresql"
@@ -346,7 +348,7 @@ def missing_events(conn: sa.Connection, run_id: str) -> pl.DataFrame:
     i = t.reconciliation_items
     rows = conn.execute(sa.select(i.c.line_no, i.c.match_key, i.c.theirs_minor,
                                   i.c.theirs_currency, i.c.details).where(
-        i.c.run_id == run_id, i.c.flag == matching.Flag.MISSING_IN_CLICKLEDGER.value,
+        i.c.run_id == run_id, i.c.flag == Flag.MISSING_IN_CLICKLEDGER.value,
         i.c.decision == "none")).all()
     parsed = []
     for row in rows:
@@ -367,5 +369,5 @@ def mark_backfilled(conn: sa.Connection, run_id: str, txn_ids: list[str], actor:
     for start in range(0, len(txn_ids), 1000):
         conn.execute(i.update().where(
             i.c.run_id == run_id, i.c.match_key.in_(txn_ids[start:start + 1000]),
-            i.c.flag == matching.Flag.MISSING_IN_CLICKLEDGER.value, i.c.decision == "none",
+            i.c.flag == Flag.MISSING_IN_CLICKLEDGER.value, i.c.decision == "none",
         ).values(decision="backfilled", decided_by=actor, decided_at=now))

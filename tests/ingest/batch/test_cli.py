@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.ingest.batch.seed import count, seed
 from typer.testing import CliRunner
 
 from clickledger.cli.main import app
@@ -12,7 +13,6 @@ from clickledger.clock import SystemClock
 from clickledger.store import migrate
 from clickledger.store import tables as t
 from clickledger.store.engine import create_engine
-from tests.ingest.batch.seed import count, seed
 
 GOOD = "txn_id,player_id,occurred_at,amount,currency\nD1,p1,2025-12-01 10:00:00,20.00,EUR\n"
 BAD_LINE = "D2,p2,2025-12-02 10:00:00,-5,EUR\n"

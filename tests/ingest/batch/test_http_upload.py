@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.ingest.batch.seed import Seeded, count, seed
 
 from clickledger.domain.roles import Role
 from clickledger.http.api.endpoints import imports as import_routes
@@ -18,7 +19,6 @@ from clickledger.ingest.batch.limits import ImportLimits
 from clickledger.runtime import Runtime
 from clickledger.store import tables as t
 from clickledger.store.api_keys import issue_key
-from tests.ingest.batch.seed import Seeded, count, seed
 
 DEPOSITS = ("txn_id,player_id,occurred_at,amount,currency\n"
             "D1,p1,2025-12-01 10:00:00,20.00,EUR\nD2,p2,2025-12-02 10:00:00,abc,EUR\n")
@@ -46,7 +46,8 @@ def tokens(runtime: Runtime, seeded: Seeded) -> dict[str, str]:
 
 
 @pytest.fixture
-def client(runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+def client(runtime: Runtime, tmp_path: Path,
+           monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     limits = ImportLimits(max_upload_body_bytes=LIMIT_BYTES, upload_dir=tmp_path / "uploads")
     monkeypatch.setattr(import_routes, "get_limits", lambda: limits)
     with TestClient(create_app(runtime)) as test_client:
@@ -107,7 +108,8 @@ def test_oversize_bodies_other_integrations_and_other_roles_are_refused(
     job_id = answer.json()["job_id"]
     wait_for(client, job_id, tokens["integration"])
     assert client.get(f"/api/v1/imports/{job_id}", headers=auth(tokens["other"])).status_code == 404
-    assert client.get(f"/api/v1/imports/{job_id}", headers=auth(tokens["finance"])).status_code == 404
+    as_finance = auth(tokens["finance"])
+    assert client.get(f"/api/v1/imports/{job_id}", headers=as_finance).status_code == 404
     assert client.post("/api/v1/imports?kind=deposits", content=DEPOSITS.encode(),
                        headers=auth(tokens["finance"])).status_code == 404
     assert client.post("/api/v1/imports?kind=deposits",
@@ -128,7 +130,7 @@ def test_managers_keep_mapping_profiles_and_uploads_use_them(
     assert (bad.status_code, bad.json()["error"]["code"]) == (422, "unknown_field")
     answer = client.post(
         f"/api/v1/imports?kind=deposits&profile=acme&integration={seeded.integration_id}",
-        content="ID;Spieler;Datum;Betrag\nA1;p1;01.12.2025;12,50\n".encode(), headers=manager)
+        content=b"ID;Spieler;Datum;Betrag\nA1;p1;01.12.2025;12,50\n", headers=manager)
     job = wait_for(client, answer.json()["job_id"], tokens["manager"])
     assert (job["status"], job["rows_inserted"]) == ("succeeded", 1)
     assert [p["name"] for p in client.get("/api/v1/import-profiles",

@@ -4,6 +4,7 @@ integration health, and under reject-file stores nothing when any line is bad.""
 from __future__ import annotations
 
 import sqlalchemy as sa
+from tests.ingest.batch.seed import Seeded, count, events, seed
 
 from clickledger.clock import FakeClock
 from clickledger.ids import new_id
@@ -12,7 +13,6 @@ from clickledger.ingest.batch.limits import ImportLimits
 from clickledger.ingest.batch.profiles import Profile, get_profile, save_profile
 from clickledger.ingest.batch.runner import ImportRequest, ImportResult, run_import
 from clickledger.store import tables as t
-from tests.ingest.batch.seed import Seeded, count, events, seed
 
 WINDOW_DAYS = 30
 DEPOSITS = ("txn_id,player_id,occurred_at,amount,currency\n"
@@ -90,7 +90,9 @@ def test_a_registration_with_a_promo_code_binds_the_player_to_its_affiliate(
     assert player.country == "DE"
 
 
-def test_reject_file_stores_nothing_when_one_line_is_bad(engine: sa.Engine, clock: FakeClock) -> None:
+def test_reject_file_stores_nothing_when_one_line_is_bad(
+    engine: sa.Engine, clock: FakeClock
+) -> None:
     seeded = seed(engine, clock.now())
     result = run(engine, clock, seeded, DEPOSITS + "D9,p9,2025-12-01,abc,EUR\n")
     assert result.status == "rejected"
@@ -144,7 +146,7 @@ def test_a_saved_profile_maps_an_operators_headers(engine: sa.Engine, clock: Fak
                      clock.now(), seeded.integration_id)
         profile = get_profile(conn, "acme")
     assert profile is not None
-    result = run(engine, clock, seeded, "Deposit ID,Player,When,Amount,Curr\nX,p1,02/12/2025,3,usd\n",
-                 profile=profile)
+    result = run(engine, clock, seeded,
+                 "Deposit ID,Player,When,Amount,Curr\nX,p1,02/12/2025,3,usd\n", profile=profile)
     assert result.inserted == 1
     assert [(e.txn_id, e.amount_minor, e.currency) for e in events(engine)] == [("X", 300, "USD")]

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import sqlalchemy as sa
+from tests.ingest.batch.seed import count, seed
 
 from clickledger.clock import FakeClock
 from clickledger.ingest.batch.kinds import FileKind, Policy
@@ -17,7 +18,6 @@ from clickledger.ingest.batch.limits import ImportLimits
 from clickledger.ingest.batch.profiles import Profile
 from clickledger.ingest.batch.runner import ImportRequest, run_import
 from clickledger.store import tables as t
-from tests.ingest.batch.seed import count, seed
 
 ROWS = 12_000
 CHUNK_ROWS = 1_500

@@ -42,7 +42,8 @@ def test_bom_crlf_quotes_and_decimal_comma_are_read_exactly() -> None:
     assert rows["player_id"].to_list() == ['p "1"', "p2"]
     assert rows["amount_t"].to_list() == [1250, 7]
     assert rows["currency"].to_list() == ["EUR", "EUR"]
-    assert rows["occurred_at_t"].to_list() == [datetime(2025, 12, 1, 10), datetime(2025, 12, 2, 8, 30)]
+    assert rows["occurred_at_t"].to_list() == [datetime(2025, 12, 1, 10),
+                                               datetime(2025, 12, 2, 8, 30)]
 
 
 def test_a_semicolon_file_with_decimal_comma_profile_and_own_headers() -> None:
@@ -50,8 +51,8 @@ def test_a_semicolon_file_with_decimal_comma_profile_and_own_headers() -> None:
                       columns={"txn_id": "Transaction", "player_id": "Player",
                                "occurred_at": "Date", "amount": "Sum"},
                       date_formats=("%d.%m.%Y %H:%M",), fixed_currency="JPY")
-    parsed = parse("Transaction;Player;Date;Sum\nA1;p1;31.12.2025 23:59;1500\nA2;p2;01.12.2025 00:00;7,5\n",
-                   profile=profile)
+    parsed = parse("Transaction;Player;Date;Sum\n"
+                   "A1;p1;31.12.2025 23:59;1500\nA2;p2;01.12.2025 00:00;7,5\n", profile=profile)
     assert errors(parsed) == [(3, "amount", "invalid_amount")]  # JPY has no decimals
     assert parsed.rows["amount_t"].to_list() == [1500]
     assert parsed.rows["currency"].to_list() == ["JPY"]
@@ -80,7 +81,8 @@ def test_each_kind_of_bad_line_is_reported_with_its_line_and_code() -> None:
         (12, "amount", "invalid_amount"),
     ]
     assert parsed.rows["txn_id"].to_list() == ["T1"]
-    assert parsed.errors.filter(pl.col("line") == 9)["message"].item() == "expected 5 fields, found 3"
+    message = parsed.errors.filter(pl.col("line") == 9)["message"].item()
+    assert message == "expected 5 fields, found 3"
 
 
 def test_a_file_of_the_wrong_kind_is_refused_as_a_whole() -> None:

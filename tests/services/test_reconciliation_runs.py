@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
+from tests.ingest.batch.seed import Seeded, seed
 
 from clickledger.clock import FakeClock
 from clickledger.ids import new_id
@@ -20,7 +21,6 @@ from clickledger.ingest.batch.runner import ImportRequest, run_import
 from clickledger.services import reconciliation as recon
 from clickledger.services.reconciliation_backfill import backfill
 from clickledger.store import tables as t
-from tests.ingest.batch.seed import Seeded, seed
 
 PERIOD = datetime(2025, 12, 1, tzinfo=UTC)
 
