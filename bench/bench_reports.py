@@ -38,7 +38,7 @@ from clickledger.store import tables as t
 from clickledger.store.api_keys import issue_key
 from clickledger.store.reports import METRICS
 
-SECRET = "bench-secret-key-0123456789-abcdefghijkl"
+SECRET = "bench-secret-key-0123456789-abcdefghijkl"  # noqa: S105 - throwaway bench key
 SIGNING = "b" * 32
 DAYS = 60
 AFFILIATES = 40
@@ -96,9 +96,10 @@ def _click_rollups(conn: sa.Connection, seed: dict[str, object], clicks_total: i
                                                                                "microseconds")
         for affiliate, link in cells:
             budget = int(per_cell_hour * 2 * rng.random() + 0.5)
-            for sub1, country in itertools.islice(
-                    itertools.product(SUB1, COUNTRIES[:3]), rng.randint(6, 12)):
-                share = budget // 8
+            combos = list(itertools.islice(itertools.product(SUB1, COUNTRIES[:3]),
+                                           rng.randint(6, 12)))
+            for index, (sub1, country) in enumerate(combos):
+                share = budget // len(combos) + (index < budget % len(combos))
                 rows.append((hour, affiliate.replace("-", ""), link.replace("-", ""), offer,
                              sub1, country, share, share * 9 // 10))
                 written += share

@@ -270,3 +270,25 @@ def test_csv_cells_that_look_like_formulas_are_neutralised() -> None:
     assert report_service.safe_cell("=1+1") == "'=1+1"
     assert report_service.safe_cell("@SUM(A1)") == "'@SUM(A1)"
     assert report_service.safe_cell("spring") == "spring"
+
+
+def test_a_closed_day_is_folded_once_and_its_numbers_do_not_change(site: Site) -> None:
+    from datetime import timedelta  # noqa: PLC0415
+
+    from clickledger.store import reports as report_store  # noqa: PLC0415
+
+    _traffic(site)
+    headers = site.world.headers("manager")
+    day = "period=range&start=2026-01-01&end=2026-01-01"
+    before = site.client.get(f"/api/v1/reports/dashboard?{day}", headers=headers).json()
+    by_sub = site.client.get(f"/api/v1/reports/breakdown?by=sub1&{day}", headers=headers).json()
+    site.world.runtime.clock.advance(timedelta(days=1, minutes=10))  # type: ignore[attr-defined]
+    after = site.client.get(f"/api/v1/reports/dashboard?{day}", headers=headers).json()
+    again = site.client.get(f"/api/v1/reports/breakdown?by=sub1&{day}", headers=headers).json()
+    assert after["totals"] == before["totals"] and after["totals"]["clicks"] == 4
+    assert after["series"] == before["series"]
+    assert again["rows"] == by_sub["rows"]
+    runtime = site.world.runtime
+    with runtime.engine.begin() as conn:
+        assert str(report_store.folded_through(conn)) == "2026-01-01"
+        assert report_store.fold_closed_click_days(conn, runtime.clock.now()) == 0

@@ -24,6 +24,9 @@ def _welcome(settings: Settings, db_path: Path, demo: DemoProgramme) -> None:
     console.rule("[bold]ClickLedger demo")
     console.print(f"database      {db_path}")
     console.print(f"API docs      {base}/docs")
+    console.print(f"sign in       {base}/login")
+    for label, (email, password) in demo.users.items():
+        console.print(f"  {label:<26} {email} / {password}", soft_wrap=True, highlight=False)
     console.print(f"a click       {base}/c/{demo.link_codes['casino'][0]}?sub1=hello")
     console.print("API keys (send as 'Authorization: Bearer <key>'):")
     for label, token in demo.keys.items():

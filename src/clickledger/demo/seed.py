@@ -3,6 +3,7 @@ offers, links, promo codes and API keys for every role."""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -12,6 +13,7 @@ from clickledger.domain.roles import Role
 from clickledger.ids import new_id
 from clickledger.store import tables as t
 from clickledger.store.api_keys import issue_key
+from clickledger.web.auth import create_user
 
 
 @dataclass
@@ -24,6 +26,7 @@ class DemoProgramme:
     link_codes: dict[str, list[str]] = field(default_factory=dict)  # brand kind -> codes
     promo_codes: dict[str, list[str]] = field(default_factory=dict)  # brand kind -> codes
     keys: dict[str, str] = field(default_factory=dict)  # label -> token
+    users: dict[str, tuple[str, str]] = field(default_factory=dict)  # label -> email, password
 
 
 def _insert(conn: sa.Connection, table: sa.Table, now: datetime, **values: object) -> str:
@@ -95,4 +98,18 @@ def seed_programme(conn: sa.Connection, now: datetime) -> DemoProgramme:
     ):
         issued = issue_key(conn, role=role, name=f"demo {label}", now=now, affiliate_id=affiliate)
         demo.keys[label] = issued.token
+    _people(conn, demo, now)
     return demo
+
+
+def _people(conn: sa.Connection, demo: DemoProgramme, now: datetime) -> None:
+    """Sign-in users for the web console and portal, with fresh passwords each demo."""
+    for label, email, role, affiliate in (
+        ("manager", "manager@demo.example", Role.MANAGER, None),
+        ("affiliate Ace Affiliates", "ace@demo.example", Role.AFFILIATE,
+         demo.affiliate_ids["Ace Affiliates"]),
+    ):
+        password = secrets.token_urlsafe(12)
+        create_user(conn, email=email, password=password, role=role, affiliate_id=affiliate,
+                    now=now)
+        demo.users[label] = (email, password)

@@ -42,6 +42,7 @@ from clickledger.services.registration import (
     PlayerState,
     RaceLost,
     insert_for,
+    inserted_count,
     load_clicks,
     load_promos,
     valid_uuid,
@@ -179,7 +180,7 @@ def write_health(conn: sa.Connection, counts: dict[tuple[str, datetime], _Counts
              "duplicates": c.duplicates, "rejected": c.rejected, "lag_ms_sum": c.lag_ms_sum,
              "lag_ms_max": c.lag_ms_max, "last_event_at": c.last_event_at}
             for key, c in sorted(counts.items())]
-    statement = insert_for(conn)(table).values(rows)
+    statement = insert_for(conn)(table)
     new = statement.excluded
     statement = statement.on_conflict_do_update(
         index_elements=["integration_id", "hour"],
@@ -196,7 +197,7 @@ def write_health(conn: sa.Connection, counts: dict[tuple[str, datetime], _Counts
                 else_=table.c.last_event_at),
         },
     )
-    conn.execute(statement)
+    conn.execute(statement, rows)
 
 
 def _event_row(sub: Submission, event_id: str, player_id: str) -> dict[str, Any]:
@@ -411,6 +412,6 @@ class Flusher:
             return
         rows.sort(key=lambda r: (r["integration_id"], r["txn_id"]))
         statement = insert_for(conn)(t.player_events).on_conflict_do_nothing(
-            index_elements=["integration_id", "txn_id"]).returning(t.player_events.c.id)
-        if len(conn.execute(statement, rows).all()) != len(rows):
+            index_elements=["integration_id", "txn_id"])
+        if inserted_count(conn, statement, t.player_events.c.id, rows) != len(rows):
             raise RaceLost("an event was stored concurrently")

@@ -55,6 +55,10 @@ def hour(moment: datetime) -> datetime:
     return utc(moment).replace(minute=0, second=0, microsecond=0)
 
 
+def day(moment: datetime) -> datetime:
+    return utc(moment).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def raw_value(raw: Mapping[str, Any] | None, keys: Sequence[str]) -> str | None:
     """The first non-empty value among ``keys`` of an event's raw parameters (case-blind)."""
     if not raw:
@@ -184,57 +188,55 @@ Totals = tuple[int, int, datetime | None]  # clicks before split, clicks from sp
 
 @dataclass
 class WindowCache:
-    """Counter windows of one call, read with one query per dimension and window shape.
+    """Counter windows of one call, read with few queries.
 
-    Minute dimensions (short windows around a click) are read as rows and summed
-    here; hour dimensions (baselines over days) are summed by the database.
+    Minute dimensions (short windows around a click) are read as the exact
+    minute buckets the call needs and summed here; hour dimensions (baselines
+    over days, day-aligned so a batch has few distinct shapes) are summed by
+    the database, one grouped query per dimension and shape.
     """
 
     conn: sa.Connection
-    rows: dict[tuple[str, str], list[tuple[datetime, int]]] = field(default_factory=dict)
-    loaded: dict[tuple[str, str], tuple[datetime, datetime]] = field(default_factory=dict)
+    minutes: dict[tuple[str, str], dict[datetime, int]] = field(default_factory=dict)
     totals: dict[Window, Totals] = field(default_factory=dict)
 
     def prefetch(self, windows: Iterable[Window]) -> None:
-        minute_wanted: dict[str, tuple[set[str], datetime, datetime]] = {}
+        minute_wanted: dict[str, set[tuple[str, datetime]]] = defaultdict(set)
         hour_wanted: dict[tuple[str, datetime, datetime, datetime], set[str]] = defaultdict(set)
         for window in windows:
             dimension, key, start, split, end = window
             if dimension in MINUTE_DIMENSIONS:
-                if self._covered(dimension, key, start, end):
-                    continue
-                keys, low, high = minute_wanted.get(dimension, (set(), start, end))
-                keys.add(key)
-                minute_wanted[dimension] = (keys, min(low, start), max(high, end))
+                minute_wanted[dimension].update(
+                    (key, moment) for moment in self._missing(dimension, key, start, end))
             elif window not in self.totals:
                 hour_wanted[(dimension, start, split, end)].add(key)
-        for dimension, (keys, low, high) in minute_wanted.items():
-            self._load_rows(dimension, keys, low, high)
+        for dimension, pairs in minute_wanted.items():
+            self._load(dimension, pairs)
         for (dimension, start, split, end), keys in hour_wanted.items():
             found = repo.window_totals(self.conn, dimension, keys, start, split, end)
             for key in keys:
                 self.totals[(dimension, key, start, split, end)] = found.get(key, (0, 0, None))
 
-    def _covered(self, dimension: str, key: str, start: datetime, end: datetime) -> bool:
-        span = self.loaded.get((dimension, key))
-        return span is not None and span[0] <= start and end <= span[1]
+    def _missing(self, dimension: str, key: str, start: datetime,
+                 end: datetime) -> list[datetime]:
+        known = self.minutes.get((dimension, key), {})
+        count = int((end - start).total_seconds()) // 60
+        return [m for m in (start + timedelta(minutes=n) for n in range(count)) if m not in known]
 
-    def _load_rows(self, dimension: str, keys: set[str], low: datetime, high: datetime) -> None:
-        for key in keys:
-            span = self.loaded.get((dimension, key))
-            if span is not None:
-                low, high = min(low, span[0]), max(high, span[1])
-        for key in keys:
-            self.rows[(dimension, key)] = []
-            self.loaded[(dimension, key)] = (low, high)
-        for key, bucket, clicks in repo.buckets(self.conn, dimension, keys, low, high):
-            self.rows[(dimension, key)].append((utc(bucket), clicks))
+    def _load(self, dimension: str, pairs: set[tuple[str, datetime]]) -> None:
+        if not pairs:
+            return
+        for key, moment in pairs:
+            self.minutes.setdefault((dimension, key), {})[moment] = 0
+        for key, bucket, clicks in repo.minute_counts(self.conn, dimension, pairs):
+            self.minutes[(dimension, key)][utc(bucket)] = clicks
 
     def sum(self, dimension: str, key: str, start: datetime, end: datetime) -> int:
-        """Clicks of a minute dimension in ``start`` ≤ bucket < ``end``."""
-        if not self._covered(dimension, key, start, end):
-            self._load_rows(dimension, {key}, start, end)
-        return sum(n for b, n in self.rows[(dimension, key)] if start <= b < end)
+        """Clicks of a minute dimension in ``start`` ≤ bucket < ``end`` (minute-aligned)."""
+        self._load(dimension, {(key, m) for m in self._missing(dimension, key, start, end)})
+        known = self.minutes[(dimension, key)]
+        count = int((end - start).total_seconds()) // 60
+        return sum(known.get(start + timedelta(minutes=n), 0) for n in range(count))
 
     def total(self, dimension: str, key: str, start: datetime, split: datetime,
               end: datetime) -> Totals:
@@ -253,7 +255,7 @@ def _flood_bounds(click: ClickRow, window_minutes: int) -> tuple[datetime, datet
                                                                    datetime]:
     at = minute(click.created_at)
     half = timedelta(minutes=window_minutes // 2)
-    base_end = hour(click.created_at)
+    base_end = day(click.created_at)  # completed days only: few shapes per batch
     return (at - half, at + half + timedelta(minutes=1),
             base_end - timedelta(days=BASELINE_DAYS), base_end)
 
@@ -297,7 +299,7 @@ def _baseline_milli(totals: Totals, end: datetime, window_minutes: int) -> int:
 
 
 def _rate_bounds(at: datetime) -> tuple[datetime, datetime, datetime]:
-    end = hour(at) + timedelta(hours=1)
+    end = day(at) + timedelta(days=1)  # through the end of the FTD's day
     recent = end - timedelta(days=RATE_WINDOW_DAYS)
     return recent - timedelta(days=RATE_HISTORY_DAYS), recent, end
 

@@ -76,6 +76,19 @@ def insert_for(conn: sa.Connection) -> Any:
     return sqlite.insert
 
 
+def inserted_count(
+    conn: sa.Connection, statement: Any, key: sa.Column[Any], rows: list[dict[str, Any]]
+) -> int:
+    """Rows an ``insert … on conflict do nothing`` really inserted, executed for many rows.
+
+    SQLite's ``executemany`` reports the exact total; PostgreSQL's driver does
+    not always, so there the ids are returned and counted.
+    """
+    if conn.dialect.name == "sqlite":
+        return int(conn.execute(statement, rows).rowcount)
+    return len(conn.execute(statement.returning(key), rows).all())
+
+
 def _chunks(items: Sequence[Any], size: int = CHUNK_ROWS) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
@@ -212,8 +225,8 @@ class PlayerBook:
         if not rows:
             return
         statement = insert_for(conn)(t.players).on_conflict_do_nothing(
-            index_elements=["brand_id", "operator_player_id"]).returning(t.players.c.id)
-        if len(conn.execute(statement, rows).all()) != len(rows):
+            index_elements=["brand_id", "operator_player_id"])
+        if inserted_count(conn, statement, t.players.c.id, rows) != len(rows):
             raise RaceLost("a player was created concurrently")
 
     def _update_registrations(self, conn: sa.Connection, now: datetime) -> None:

@@ -1,11 +1,13 @@
 """Reports: the dashboard, breakdowns, CSV export and the player list, read from rollups.
 
-Every figure comes from ``report_rollups_daily`` and ``click_rollups_hourly``
-(see ``store.reports``), never from raw clicks or events, so a request costs
-the same with ten thousand or ten million clicks.  Days are UTC.  Money is
-reported per currency (no conversion); NGR = bets − wins − bonus − chargebacks
-(before any brand admin fee).  ``visible`` is ``Principal.visible_affiliate_ids``:
-``None`` for staff (every affiliate), the affiliate's own tree otherwise.
+Every figure comes from ``report_rollups_daily`` (closed days of clicks are
+folded into it on the first report of a day) and, for the days not folded yet,
+``click_rollups_hourly`` (see ``store.reports``); never from raw clicks or
+events, so a request costs the same with ten thousand or ten million clicks.
+Days are UTC.  Money is reported per currency (no conversion);
+NGR = bets − wins − bonus − chargebacks (before any brand admin fee).
+``visible`` is ``Principal.visible_affiliate_ids``: ``None`` for staff (every
+affiliate), the affiliate's own tree otherwise.
 """
 
 from __future__ import annotations
@@ -159,14 +161,16 @@ def _add_clicks(figures: Figures, clicks: int, uniques: int) -> None:
 # --- dashboard ----------------------------------------------------------------
 
 
-def dashboard(conn: sa.Connection, visible: frozenset[str] | None, span: DayRange
-              ) -> dict[str, Any]:
+def dashboard(conn: sa.Connection, visible: frozenset[str] | None, span: DayRange,
+              now: datetime) -> dict[str, Any]:
     """Totals over ``span`` and a series (per hour for one day, per day otherwise)."""
+    store.fold_closed_click_days(conn, now)
     start, end = store.day_bounds(span.start, span.end)
     totals = Figures.empty()
     for row in store.rollup_sums(conn, visible, "all", span.start, span.end):
-        totals.add_rollup(row, with_clicks=False)
-    for _value, clicks, uniques in store.click_sums(conn, visible, "all", start, end):
+        totals.add_rollup(row, with_clicks=True)
+    tail = store.unfolded_from(conn, start)
+    for _value, clicks, uniques in store.click_sums(conn, visible, "all", tail, end):
         _add_clicks(totals, clicks, uniques)
     granularity = "hour" if span.days == 1 else "day"
     series = _series(conn, visible, span, granularity)
@@ -184,14 +188,15 @@ def _series(conn: sa.Connection, visible: frozenset[str] | None, span: DayRange,
         labels = [f"{h:02d}" for h in range(24)]
         points = {label: Figures.empty() for label in labels}
         for row in store.rollup_sums(conn, visible, "hour", span.start, span.end):
-            points[str(row["value"])].add_rollup(row, with_clicks=False)
+            points[str(row["value"])].add_rollup(row, with_clicks=True)
     else:
         labels = [(span.start + timedelta(days=i)).isoformat() for i in range(span.days)]
         points = {label: Figures.empty() for label in labels}
         for row in store.rollup_sums(conn, visible, "all", span.start, span.end, by_day=True):
-            points[_day_label(row["day"])].add_rollup(row, with_clicks=False)
+            points[_day_label(row["day"])].add_rollup(row, with_clicks=True)
     start, end = store.day_bounds(span.start, span.end)
-    for hour, clicks, uniques in store.click_sums(conn, visible, "hour", start, end):
+    tail = store.unfolded_from(conn, start)
+    for hour, clicks, uniques in store.click_sums(conn, visible, "hour", tail, end):
         moment = utc(hour)
         label = f"{moment.hour:02d}" if granularity == "hour" else moment.date().isoformat()
         if label in points:
@@ -211,12 +216,13 @@ def _day_label(value: Any) -> str:
 
 
 def breakdown(conn: sa.Connection, visible: frozenset[str] | None, span: DayRange, by: str,
-              sort: str = "clicks", descending: bool = True) -> dict[str, Any]:
+              now: datetime, sort: str = "clicks", descending: bool = True) -> dict[str, Any]:
     """One row per value of ``by`` with every figure, sorted by a whitelisted key."""
     if by not in BREAKDOWNS:
         raise ReportError("unknown_dimension", f"by must be one of {', '.join(BREAKDOWNS)}")
     if sort not in SORT_KEYS:
         raise ReportError("unknown_sort_key", f"sort must be one of {', '.join(SORT_KEYS)}")
+    store.fold_closed_click_days(conn, now)
     if by in ("day", "hour"):
         rows = _series(conn, visible, span, by)
     else:
@@ -237,12 +243,12 @@ def breakdown(conn: sa.Connection, visible: frozenset[str] | None, span: DayRang
 def _by_dimension(conn: sa.Connection, visible: frozenset[str] | None, span: DayRange,
                   by: str) -> list[tuple[str, Figures]]:
     points: dict[str, Figures] = {}
-    clicks_here = by not in store.CLICK_ROLLUP_DIMENSIONS
     for row in store.rollup_sums(conn, visible, by, span.start, span.end):
-        points.setdefault(str(row["value"]), Figures.empty()).add_rollup(row, clicks_here)
-    if not clicks_here:
+        points.setdefault(str(row["value"]), Figures.empty()).add_rollup(row, True)
+    if by in store.CLICK_ROLLUP_DIMENSIONS:  # days not folded yet: from the hourly rows
         start, end = store.day_bounds(span.start, span.end)
-        for value, clicks, uniques in store.click_sums(conn, visible, by, start, end):
+        tail = store.unfolded_from(conn, start)
+        for value, clicks, uniques in store.click_sums(conn, visible, by, tail, end):
             key = "" if value is None else str(value)
             _add_clicks(points.setdefault(key, Figures.empty()), clicks, uniques)
     return list(points.items())

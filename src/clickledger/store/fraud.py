@@ -54,16 +54,14 @@ def bump_counts(conn: sa.Connection, counts: Mapping[CounterKey, int]) -> None:
         conn.execute(statement, list(chunk))
 
 
-def buckets(conn: sa.Connection, dimension: str, keys: Iterable[str], start: datetime,
-            end: datetime) -> list[tuple[str, datetime, int]]:
-    """(key, bucket, clicks) of ``keys`` in ``start`` ≤ bucket < ``end``: one range query
-    per chunk of keys."""
+def minute_counts(conn: sa.Connection, dimension: str,
+                  pairs: Iterable[tuple[str, datetime]]) -> list[tuple[str, datetime, int]]:
+    """(key, bucket, clicks) for exactly the given (key, bucket start) pairs."""
     c = t.fraud_click_counts
     found: list[tuple[str, datetime, int]] = []
-    for chunk in _chunks(sorted(set(keys))):
+    for chunk in _chunks(sorted(set(pairs))):
         query = sa.select(c.c.key, c.c.bucket_at, c.c.clicks).where(
-            c.c.dimension == dimension, c.c.key.in_(list(chunk)), c.c.bucket_at >= start,
-            c.c.bucket_at < end)
+            c.c.dimension == dimension, sa.tuple_(c.c.key, c.c.bucket_at).in_(list(chunk)))
         found += [(str(k), b, int(n)) for k, b, n in conn.execute(query)]
     return found
 
@@ -101,14 +99,12 @@ def add_identities(conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> se
     if not rows:
         return set()
     table = t.fraud_identities
-    new: set[tuple[str, str]] = set()
-    for chunk in _chunks(sorted(rows, key=lambda r: (r["kind"], r["value"], r["player_id"])),
-                         INSERT_CHUNK_ROWS):
-        statement = _insert(conn)(table).values(list(chunk)).on_conflict_do_nothing(
-            index_elements=["kind", "value", "player_id"]
-        ).returning(table.c.kind, table.c.player_id)
-        new.update((str(kind), str(player)) for kind, player in conn.execute(statement))
-    return new
+    statement = _insert(conn)(table).on_conflict_do_nothing(
+        index_elements=["kind", "value", "player_id"]
+    ).returning(table.c.kind, table.c.player_id)
+    ordered = sorted(rows, key=lambda r: (r["kind"], r["value"], r["player_id"]))
+    # executemany with RETURNING ("insertmanyvalues"): one cached statement, any row count
+    return {(str(kind), str(player)) for kind, player in conn.execute(statement, ordered)}
 
 
 def players_sharing(conn: sa.Connection, brand_id: str, kind: str, values: Iterable[str],
@@ -144,12 +140,9 @@ def insert_assessments(conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -
     if not rows:
         return set()
     table = t.fraud_assessments
-    inserted: set[str] = set()
-    for chunk in _chunks(list(rows), INSERT_CHUNK_ROWS):
-        statement = _insert(conn)(table).values(list(chunk)).on_conflict_do_nothing(
-            index_elements=["dedupe_key"]).returning(table.c.id)
-        inserted.update(str(value) for value in conn.execute(statement).scalars())
-    return inserted
+    statement = _insert(conn)(table).on_conflict_do_nothing(
+        index_elements=["dedupe_key"]).returning(table.c.id)
+    return {str(value) for value in conn.execute(statement, list(rows)).scalars()}
 
 
 def supersede(conn: sa.Connection, assessment_ids: Iterable[str], now: datetime) -> None:

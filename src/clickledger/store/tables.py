@@ -617,6 +617,14 @@ report_rollups_daily = sa.Table(
     sa.Index("ix_report_rollups_daily_dim_day", "dim", "day"),
 )
 
+# How far closed days of click_rollups_hourly are folded into report_rollups_daily.
+report_watermarks = sa.Table(
+    "report_watermarks", metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("through_day", sa.Date, nullable=False),
+    _updated(),
+)
+
 # Signed-in people: the cookie carries a random token, only its SHA-256 is stored.
 web_sessions = sa.Table(
     "web_sessions", metadata,

@@ -31,8 +31,8 @@ def _actor(session: pages.Session) -> str:
 @router.get("")
 def dashboard(request: Request) -> Response:
     query = rv.parse(request)
-    today = runtime_of(request).clock.now().date()
-    return page(request, AREA, lambda s, c: rv.dashboard_page(s, c, AREA, query, today))
+    now = runtime_of(request).clock.now()
+    return page(request, AREA, lambda s, c: rv.dashboard_page(s, c, AREA, query, now))
 
 
 @router.get("/affiliates/{affiliate_id}")
@@ -40,22 +40,22 @@ def affiliate_dashboard(request: Request, affiliate_id: str) -> Response:
     query = rv.parse(request)
     query = rv.ReportQuery(query.period, query.start, query.end, affiliate_id, query.by,
                            query.sort, query.order)
-    today = runtime_of(request).clock.now().date()
-    return page(request, AREA, lambda s, c: rv.dashboard_page(s, c, AREA, query, today))
+    now = runtime_of(request).clock.now()
+    return page(request, AREA, lambda s, c: rv.dashboard_page(s, c, AREA, query, now))
 
 
 @router.get("/breakdown")
 def breakdown(request: Request) -> Response:
     query = rv.parse(request)
-    today = runtime_of(request).clock.now().date()
-    return page(request, AREA, lambda s, c: rv.breakdown_page(s, c, AREA, query, today))
+    now = runtime_of(request).clock.now()
+    return page(request, AREA, lambda s, c: rv.breakdown_page(s, c, AREA, query, now))
 
 
 @router.get("/breakdown.csv")
 def breakdown_csv(request: Request) -> Response:
     query = rv.parse(request)
-    today = runtime_of(request).clock.now().date()
-    return page(request, AREA, lambda s, c: rv.breakdown_csv(s, c, query, today))
+    now = runtime_of(request).clock.now()
+    return page(request, AREA, lambda s, c: rv.breakdown_csv(s, c, query, now))
 
 
 @router.get("/players")

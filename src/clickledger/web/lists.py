@@ -257,7 +257,8 @@ def integrations(conn: sa.Connection, now: datetime) -> list[dict[str, Any]]:
                      totals["events_per_hour"], totals["accepted"], totals["rejected"],
                      last_rejection])
     o = t.outbox.c
-    depth: dict[str, int] = dict(conn.execute(sa.select(o.status, sa.func.count()).group_by(o.status)).all())
+    depth: dict[str, int] = dict(conn.execute(
+        sa.select(o.status, sa.func.count()).group_by(o.status)).all())
     dead = conn.execute(sa.select(t.outbox).where(o.status == "dead")
                         .order_by(o.updated_at.desc()).limit(20)).all()
     outbox_rows = [[status, count] for status, count in sorted(depth.items())]

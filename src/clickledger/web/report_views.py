@@ -7,7 +7,7 @@ same scope rules, so a page shows the API's numbers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -114,28 +114,28 @@ def _base(session: Session, area: str, conn: sa.Connection, query: ReportQuery,
 
 
 def dashboard_page(session: Session, conn: sa.Connection, area: str, query: ReportQuery,
-                   today: date) -> Response:
-    span = _span(query, today)
-    report = reports.dashboard(conn, scope_of(session, query.affiliate_id), span)
+                   now: datetime) -> Response:
+    span = _span(query, now.date())
+    report = reports.dashboard(conn, scope_of(session, query.affiliate_id), span, now)
     html = render("dashboard.html", **_base(session, area, conn, query, span), report=report,
                   chart=chart(report["series"]))
     return HTMLResponse(html)
 
 
 def breakdown_page(session: Session, conn: sa.Connection, area: str, query: ReportQuery,
-                   today: date) -> Response:
-    span = _span(query, today)
+                   now: datetime) -> Response:
+    span = _span(query, now.date())
     report = reports.breakdown(conn, scope_of(session, query.affiliate_id), span, query.by,
-                               query.sort, query.order == "desc")
+                               now, query.sort, query.order == "desc")
     html = render("breakdown.html", **_base(session, area, conn, query, span), report=report)
     return HTMLResponse(html)
 
 
 def breakdown_csv(session: Session, conn: sa.Connection, query: ReportQuery,
-                  today: date) -> Response:
-    span = _span(query, today)
+                  now: datetime) -> Response:
+    span = _span(query, now.date())
     report = reports.breakdown(conn, scope_of(session, query.affiliate_id), span, query.by,
-                               query.sort, query.order == "desc")
+                               now, query.sort, query.order == "desc")
     name = f"breakdown-{query.by}-{span.start.isoformat()}-{span.end.isoformat()}.csv"
     return Response(reports.breakdown_csv(report), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

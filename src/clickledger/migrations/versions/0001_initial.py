@@ -737,6 +737,12 @@ def upgrade() -> None:
     with op.batch_alter_table('report_rollups_daily', schema=None) as batch_op:
         batch_op.create_index('ix_report_rollups_daily_dim_day', ['dim', 'day'], unique=False)
 
+    op.create_table('report_watermarks',
+    sa.Column('name', sa.String(length=40), nullable=False),
+    sa.Column('through_day', sa.Date(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_report_watermarks'))
+    )
     op.create_table('web_sessions',
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('user_id', sa.Uuid(as_uuid=False), nullable=False),
@@ -756,6 +762,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_web_sessions_user_id'))
 
     op.drop_table('web_sessions')
+    op.drop_table('report_watermarks')
     with op.batch_alter_table('report_rollups_daily', schema=None) as batch_op:
         batch_op.drop_index('ix_report_rollups_daily_dim_day')
 

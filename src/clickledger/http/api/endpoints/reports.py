@@ -7,7 +7,7 @@ read from rollups (``services.reports``).
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query
@@ -51,15 +51,15 @@ def dashboard(
 ) -> dict[str, Any]:
     """Totals and a chart series for today, month to date or any range (UTC days)."""
     days = span(runtime.clock.now().date(), period, start, end)
-    return reports.dashboard(conn, scope(principal, affiliate_id), days)
+    return reports.dashboard(conn, scope(principal, affiliate_id), days, runtime.clock.now())
 
 
-def _breakdown(principal: Principal, conn: Any, today: date, by: str, period: str,
+def _breakdown(principal: Principal, conn: Any, now: datetime, by: str, period: str,
                start: date | None, end: date | None, affiliate_id: str | None, sort: str,
                order: str) -> dict[str, Any]:
-    days = span(today, period, start, end)
+    days = span(now.date(), period, start, end)
     try:
-        return reports.breakdown(conn, scope(principal, affiliate_id), days, by, sort,
+        return reports.breakdown(conn, scope(principal, affiliate_id), days, by, now, sort,
                                  order == "desc")
     except reports.ReportError as exc:
         raise ApiError(422, exc.code, str(exc)) from exc
@@ -73,7 +73,7 @@ def breakdown(
     order: Order = "desc",
 ) -> dict[str, Any]:
     """One row per day, hour, brand, offer, link, sub1..sub5, country or device."""
-    return _breakdown(principal, conn, runtime.clock.now().date(), by, period, start, end,
+    return _breakdown(principal, conn, runtime.clock.now(), by, period, start, end,
                       affiliate_id, sort, order)
 
 
@@ -85,7 +85,7 @@ def breakdown_csv(
     order: Order = "desc",
 ) -> Response:
     """The breakdown as CSV (cells that look like formulas are quoted with ``'``)."""
-    report = _breakdown(principal, conn, runtime.clock.now().date(), by, period, start, end,
+    report = _breakdown(principal, conn, runtime.clock.now(), by, period, start, end,
                         affiliate_id, sort, order)
     name = f"breakdown-{by}-{report['period']['start']}-{report['period']['end']}.csv"
     return Response(reports.breakdown_csv(report), media_type="text/csv; charset=utf-8",
