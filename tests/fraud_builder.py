@@ -36,7 +36,8 @@ class FraudWorld(World):
                 conn.execute(t.affiliates.update().where(t.affiliates.c.id == affiliate_id)
                              .values(login_ips=login_ips))
         offer = self._insert(t.offers, brand_id=brand_id, name=f"offer {new_id()[-6:]}",
-                             landing_url="https://casino.example/", allowed_domains=["casino.example"])
+                             landing_url="https://casino.example/",
+                             allowed_domains=["casino.example"])
         link = self._insert(t.tracking_links, code=f"l{new_id()[-10:]}", affiliate_id=affiliate_id,
                             offer_id=offer)
         self.links[affiliate_id] = (link, offer)

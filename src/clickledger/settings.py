@@ -43,9 +43,19 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_events_per_batch: int = Field(default=1000, ge=1)
     api_page_size_max: int = Field(default=500, ge=1)
+    api_rate_per_minute: int = Field(default=600, ge=1)  # admin API requests per key
 
     # Outbound
     allow_loopback_targets: bool = False
+
+    # Operations: /metrics (answered only to these peers, or to ``metrics_token`` as a bearer
+    # token; 404 to anyone else), logs (``json``: one JSON object per line on stderr)
+    metrics_enabled: bool = True
+    metrics_allowed_ips: list[str] = Field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
+    metrics_token: str | None = None
+    metrics_db_cache_seconds: float = Field(default=5.0, ge=0.0, le=300.0)
+    log_format: Literal["json", "text"] = "text"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     # Fraud: action thresholds in weighted points, and rule-family weights in percent
     # (domain/fraud/scoring.py explains the defaults)

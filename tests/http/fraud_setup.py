@@ -6,10 +6,10 @@ from datetime import timedelta
 from itertools import count
 
 import sqlalchemy as sa
+from tests.http.conftest import World
 
 from clickledger.store import tables as t
 from fraud_builder import HEADLESS, FraudWorld, registered_with_ftd
-from tests.http.conftest import World
 
 _SEQ = count(1)
 

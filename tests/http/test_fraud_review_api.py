@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
-
-from clickledger.store import tables as t
 from tests.http.conftest import World
 from tests.http.fraud_setup import held_player
+
+from clickledger.store import tables as t
 
 
 def _entries(w: World, player_id: str) -> dict[str, object]:
     e = t.ledger_entries
     with w.runtime.engine.connect() as conn:
-        return {r.entry_key: r for r in conn.execute(sa.select(e).where(e.c.player_id == player_id))}
+        rows = conn.execute(sa.select(e).where(e.c.player_id == player_id))
+        return {r.entry_key: r for r in rows}
 
 
 def test_the_manager_queue_lists_the_hold_with_its_evidence(client: TestClient,

@@ -104,7 +104,7 @@ def test_self_referral_with_a_shared_card_rejects_and_reverses_with_a_reference(
     engine: sa.Engine,
 ) -> None:
     world, brand, alice = _world(engine)
-    first, reg1, ftd1 = registered_with_ftd(world, brand, alice, at(3), timedelta(minutes=2))
+    _first, reg1, ftd1 = registered_with_ftd(world, brand, alice, at(3), timedelta(minutes=2))
     world.raw(ftd1, payment_hash="card-xyz")
     world.land(reg1, ftd1)
     second, reg2, ftd2 = registered_with_ftd(world, brand, alice, at(5), timedelta(minutes=2),

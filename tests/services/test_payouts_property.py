@@ -18,7 +18,8 @@ from clickledger.store import tables as t
 
 CURRENCIES = ("EUR", "JPY")
 RATES = {("JPY", "EUR"): Decimal("0.0061"), ("EUR", "JPY"): Decimal("161.235")}
-WIPE = (t.audit_log, t.ledger_entries, t.payouts, t.payout_runs, t.fx_rates, t.affiliates)
+# The audit log is append-only (a database trigger refuses DELETE): it is not wiped.
+WIPE = (t.ledger_entries, t.payouts, t.payout_runs, t.fx_rates, t.affiliates)
 
 commission = st.tuples(st.just("commission"), st.integers(0, 2), st.sampled_from(CURRENCIES),
                        st.integers(1, 50_000))

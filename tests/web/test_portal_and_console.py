@@ -292,3 +292,17 @@ def test_a_closed_day_is_folded_once_and_its_numbers_do_not_change(site: Site) -
     with runtime.engine.begin() as conn:
         assert str(report_store.folded_through(conn)) == "2026-01-01"
         assert report_store.fold_closed_click_days(conn, runtime.clock.now()) == 0
+
+
+def test_re_evaluating_events_does_not_count_commission_twice(site: Site) -> None:
+    from clickledger.services.conversion import evaluate_events  # noqa: PLC0415
+
+    _traffic(site)
+    headers = site.world.headers("affiliate_a")
+    before = site.client.get("/api/v1/reports/dashboard", headers=headers).json()["totals"]
+    runtime = site.world.runtime
+    with runtime.engine.begin() as conn:
+        ids = [str(i) for i in conn.execute(sa.select(t.player_events.c.id)).scalars()]
+        evaluate_events(conn, ids, runtime.clock.now())
+    after = site.client.get("/api/v1/reports/dashboard", headers=headers).json()["totals"]
+    assert after == before and after["commission"] == {"EUR": "150.00"}

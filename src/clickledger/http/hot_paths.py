@@ -16,7 +16,12 @@ def register_hot_paths(hot: HotPaths, runtime: Runtime) -> None:
     """Attach every hot-path handler to ``hot``."""
     from clickledger.tracking import click  # noqa: PLC0415 - keeps the import graph flat
 
-    click.register(hot, runtime)  # GET /c/{code}
+    hot.committers.append(click.register(hot, runtime).committer)  # GET /c/{code}
     from clickledger.ingest import routes as ingest_routes  # noqa: PLC0415
 
-    ingest_routes.register(hot, runtime)  # /postback, /api/v1/events, /p.gif, /p.js
+    # /postback, /api/v1/events, /p.gif, /p.js
+    hot.committers.append(ingest_routes.register(hot, runtime).committer)
+    # Operations last, once every committer is in hot.committers: /metrics, /readyz.
+    from clickledger.operations import endpoints as operations  # noqa: PLC0415
+
+    operations.register(hot, runtime)

@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from decimal import Decimal
 from typing import Any
 
@@ -33,14 +34,13 @@ from clickledger.domain.deals.ib_rebate import IbTerms, Trade, rebate_for
 from clickledger.domain.deals.registry import cpa_terms
 from clickledger.domain.fx import FxError
 from clickledger.domain.ledger import EntryDraft, EntryKind
-from clickledger.domain.periods import period_of
 from clickledger.domain.qualification import PlayerFacts, Step, evaluate
 from clickledger.ids import new_id
 from clickledger.services import audit
 from clickledger.services.posting import Context, as_decimal, ensure_periods, post, reversals_for
 from clickledger.store import ledger as ledger_store
 from clickledger.store import tables as t
-from clickledger.store.deals import chunks
+from clickledger.store.deals import chunks, text_id
 
 CPA_KINDS = (DealKind.CPA, DealKind.HYBRID)
 STEP_KINDS = ("ftd", "deposit", "trade", "activity", "chargeback", "reversal")
@@ -58,8 +58,9 @@ class _Player:
     country: str | None
     events: list[Any] = field(default_factory=list)
 
-    @property
+    @cached_property
     def arrived_at(self) -> datetime:
+        """The earliest of registration and the batch's events (computed once, after loading)."""
         times = [utc(e.occurred_at) for e in self.events]
         if self.registered_at is not None:
             times.append(self.registered_at)
@@ -75,6 +76,8 @@ class _Batch:
     held: list[dict[str, Any]] = field(default_factory=list)
     ranks: dict[tuple[str, str, str, datetime], int] = field(default_factory=dict)
     rank_periods: set[datetime] = field(default_factory=set)
+    rank_affiliates: set[str] = field(default_factory=set)
+    rank_moments: list[datetime] = field(default_factory=list)
 
 
 def evaluate_events(conn: sa.Connection, event_ids: Sequence[str], now: datetime) -> None:
@@ -88,7 +91,8 @@ def evaluate_events(conn: sa.Connection, event_ids: Sequence[str], now: datetime
     batch.ctx.load_affiliates({p.affiliate_id for p in players})
     batch.ctx.load_parents({p.affiliate_id for p in players})
     existing = _conversions(conn, [p.id for p in players])
-    _load_ranks(batch, {p.affiliate_id for p in players}, [p.arrived_at for p in players])
+    batch.rank_affiliates = {p.affiliate_id for p in players}  # ranks load on first use
+    batch.rank_moments = [p.arrived_at for p in players]
     _evaluate_cpl(batch, players, existing)
     _evaluate_cpa(batch, players, existing)
     _evaluate_trades(batch, players)
@@ -100,10 +104,11 @@ def evaluate_events(conn: sa.Connection, event_ids: Sequence[str], now: datetime
 def _load_players(conn: sa.Connection, event_ids: Sequence[str]) -> list[_Player]:
     e, p = t.player_events, t.players
     found: dict[str, _Player] = {}
-    columns = (e.c.id, e.c.kind, e.c.occurred_at, e.c.received_at, e.c.integration_id,
-               e.c.txn_id, e.c.amount_minor, e.c.currency, e.c.lots_milli, e.c.instrument,
-               e.c.account_type, e.c.spread_minor, e.c.reverses_txn_id, p.c.id.label("pid"),
-               p.c.affiliate_id, p.c.brand_id, p.c.registered_at, p.c.ftd_at, p.c.country)
+    columns = (text_id(e.c.id), e.c.kind, e.c.occurred_at, e.c.received_at,
+               text_id(e.c.integration_id), e.c.txn_id, e.c.amount_minor, e.c.currency,
+               e.c.lots_milli, e.c.instrument, e.c.account_type, e.c.spread_minor,
+               e.c.reverses_txn_id, text_id(p.c.id, "pid"), text_id(p.c.affiliate_id),
+               text_id(p.c.brand_id), p.c.registered_at, p.c.ftd_at, p.c.country)
     rows: list[Any] = []
     for chunk in chunks(dict.fromkeys(event_ids)):
         rows += conn.execute(sa.select(*columns).join(p, p.c.id == e.c.player_id)
@@ -133,7 +138,7 @@ def _conversions(conn: sa.Connection, player_ids: list[str]) -> dict[tuple[str, 
 def _load_ranks(batch: _Batch, affiliate_ids: set[str], moments: list[datetime]) -> None:
     """Paid conversions so far per (kind, affiliate, deal, period), in one grouped query."""
     c = t.conversions
-    starts = sorted({period_of(m, batch.ctx.length).start for m in moments})
+    starts = sorted({batch.ctx.period(m).start for m in moments})
     for chunk in chunks(affiliate_ids):
         rows = batch.ctx.conn.execute(
             sa.select(c.c.kind, c.c.affiliate_id, c.c.deal_id, c.c.period_start, sa.func.count())
@@ -147,7 +152,10 @@ def _load_ranks(batch: _Batch, affiliate_ids: set[str], moments: list[datetime])
 
 def _rank(batch: _Batch, kind: str, affiliate_id: str, deal_id: str, moment: datetime) -> int:
     """1-based rank of the next paid conversion of ``kind`` in the period of ``moment``."""
-    start = period_of(moment, batch.ctx.length).start
+    start = batch.ctx.period(moment).start
+    if batch.rank_moments:  # the first rank of the call: counts for the batch's periods
+        _load_ranks(batch, batch.rank_affiliates, [*batch.rank_moments, moment])
+        batch.rank_moments = []
     if start not in batch.rank_periods:
         _load_ranks(batch, {a for (_k, a, _d, _s) in batch.ranks} | {affiliate_id}, [moment])
         batch.rank_periods.add(start)
@@ -162,7 +170,7 @@ def _conversion(batch: _Batch, player: _Player, kind: str, status: str, reason: 
     row = {"id": new_id(), "player_id": player.id, "affiliate_id": player.affiliate_id,
            "deal_version_id": version_id, "kind": kind, "status": status,
            "reason": reason[:500], "event_id": event_id, "deal_id": deal_id,
-           "period_start": period_of(at, batch.ctx.length).start if at else None,
+           "period_start": batch.ctx.period(at).start if at else None,
            "qualified_at": at, "created_at": batch.now, "updated_at": batch.now}
     (batch.held if was == "on_hold" else batch.conversions).append(row)
 
@@ -182,7 +190,7 @@ def _evaluate_cpl(batch: _Batch, players: list[_Player],
             registration = next((e.id for e in player.events if e.kind == "registration"), None)
             if not outcome.paid:
                 batch.ranks[("cpl", player.affiliate_id, version.deal_id,
-                             period_of(player.registered_at, batch.ctx.length).start)] -= 1
+                             batch.ctx.period(player.registered_at).start)] -= 1
             _conversion(batch, player, "cpl", "approved" if outcome.paid else "rejected",
                         outcome.text, version.id, version.deal_id, player.registered_at,
                         registration, None)
@@ -200,25 +208,24 @@ def _evaluate_cpl(batch: _Batch, players: list[_Player],
 def _evaluate_cpa(batch: _Batch, players: list[_Player],
                   existing: dict[tuple[str, str], str]) -> None:
     candidates = []
+    kinds = {"ftd", "deposit", "chargeback", "reversal"}
     for player in players:
         status = existing.get((player.id, "cpa"))
         if status in FINAL_STATUSES:
             continue
         deals = batch.ctx.deals_at(player.affiliate_id, player.arrived_at, player.brand_id,
                                    CPA_KINDS)
-        if deals:
-            candidates.append((player, status))
-    if not candidates:
-        return
-    kinds = {"ftd", "deposit", "chargeback", "reversal"}
-    for player, _status in candidates:
-        for _a, version, terms in batch.ctx.deals_at(player.affiliate_id, player.arrived_at,
-                                                     player.brand_id, CPA_KINDS):
+        if not deals:
+            continue
+        candidates.append((player, status))
+        for _a, version, terms in deals:
             parsed = cpa_terms(version.kind, terms)
             if parsed is not None and parsed.qualification.min_lots > 0:
                 kinds.add("trade")
             if parsed is not None and parsed.qualification.min_wagering > 0:
                 kinds.add("activity")
+    if not candidates:
+        return
     history = _history(batch.ctx.conn, [p.id for p, _ in candidates], tuple(sorted(kinds)))
     for player, status in candidates:
         _qualify(batch, player, history.get(player.id, []), status)
@@ -231,9 +238,9 @@ def _history(conn: sa.Connection, player_ids: list[str],
     found: dict[str, list[Any]] = defaultdict(list)
     for chunk in chunks(player_ids):
         for row in conn.execute(
-            sa.select(e.c.id, e.c.player_id, e.c.kind, e.c.occurred_at, e.c.txn_id,
-                      e.c.integration_id, e.c.amount_minor, e.c.currency, e.c.lots_milli,
-                      e.c.bets_minor, e.c.reverses_txn_id)
+            sa.select(text_id(e.c.id), text_id(e.c.player_id), e.c.kind, e.c.occurred_at,
+                      e.c.txn_id, text_id(e.c.integration_id), e.c.amount_minor, e.c.currency,
+                      e.c.lots_milli, e.c.bets_minor, e.c.reverses_txn_id)
             .where(e.c.player_id.in_(chunk), e.c.kind.in_(kinds))
         ):
             found[row.player_id].append(row)
@@ -272,7 +279,7 @@ def _qualify(batch: _Batch, player: _Player, history: list[Any], status: str | N
     last_event = result.source_event_ids[-1] if result.source_event_ids else None
     if not outcome.paid:
         batch.ranks[("cpa", player.affiliate_id, version.deal_id,
-                     period_of(result.at, batch.ctx.length).start)] -= 1
+                     batch.ctx.period(result.at).start)] -= 1
     _conversion(batch, player, "cpa", "approved" if outcome.paid else "rejected", outcome.text,
                 version.id, version.deal_id, result.at, last_event, status)
     if outcome.paid:
@@ -334,10 +341,12 @@ def _reversed(conn: sa.Connection, events: list[Any]) -> set[tuple[str, str]]:
     """(integration, txn) of the given events that a stored reversal/chargeback points at."""
     e = t.player_events
     txns = [ev.txn_id for ev in events]
+    integrations = sorted({ev.integration_id for ev in events})
     found: set[tuple[str, str]] = set()
-    for chunk in chunks(txns):
+    for chunk in chunks(txns):  # (integration_id, reverses_txn_id) is indexed
         for row in conn.execute(sa.select(e.c.integration_id, e.c.reverses_txn_id)
-                                .where(e.c.reverses_txn_id.in_(chunk))):
+                                .where(e.c.integration_id.in_(integrations),
+                                       e.c.reverses_txn_id.in_(chunk))):
             found.add((row.integration_id, row.reverses_txn_id))
     return found
 
@@ -370,10 +379,12 @@ def _evaluate_reversals(batch: _Batch, players: list[_Player]) -> None:
 def _target_ids(conn: sa.Connection, events: list[Any]) -> dict[tuple[str, str], str]:
     e = t.player_events
     wanted = [ev.reverses_txn_id for ev in events if ev.reverses_txn_id]
+    integrations = sorted({ev.integration_id for ev in events})
     found: dict[tuple[str, str], str] = {}
-    for chunk in chunks(wanted):
+    for chunk in chunks(wanted):  # the unique (integration_id, txn_id) index
         for row in conn.execute(sa.select(e.c.id, e.c.integration_id, e.c.txn_id)
-                                .where(e.c.txn_id.in_(chunk))):
+                                .where(e.c.integration_id.in_(integrations),
+                                       e.c.txn_id.in_(chunk))):
             found[(row.integration_id, row.txn_id)] = row.id
     return found
 

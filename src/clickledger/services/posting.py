@@ -24,7 +24,8 @@ from clickledger.domain.deals.sub_affiliate import Ancestor, SubAffiliateTerms, 
 from clickledger.domain.fx import FxTable
 from clickledger.domain.ledger import EntryDraft, EntryKind, PostedLine, reversal_of
 from clickledger.domain.money import from_minor
-from clickledger.domain.periods import PeriodLength, booking_period, period_of
+from clickledger.clock import utc
+from clickledger.domain.periods import Period, PeriodLength, booking_period, period_of
 from clickledger.ids import new_id
 from clickledger.store import deals as deal_store
 from clickledger.store import fx as fx_store
@@ -52,6 +53,25 @@ class Context:
         self.parent_of: dict[str, str | None] = {}
         self._fx: FxTable | None = None
         self.names: dict[str, str] = {}
+        self._periods: dict[object, Period] = {}
+        self._bookings: dict[datetime, tuple[Period, bool]] = {}
+
+    def period(self, moment: datetime) -> Period:
+        """``period_of(moment)``, memoised per UTC day for the call."""
+        day = utc(moment).date()
+        found = self._periods.get(day)
+        if found is None:
+            found = self._periods[day] = period_of(moment, self.length)
+        return found
+
+    def booking(self, moment: datetime) -> tuple[Period, Period, bool]:
+        """The natural period of ``moment``, where it is booked and whether that is late."""
+        natural = self.period(moment)
+        booked = self._bookings.get(natural.start)
+        if booked is None:
+            booked = self._bookings[natural.start] = booking_period(natural, self.closed,
+                                                                    self.length)
+        return natural, booked[0], booked[1]
 
     def load_affiliates(self, affiliate_ids: Iterable[str]) -> None:
         todo = {a for a in affiliate_ids if a not in self.assignments}
@@ -152,8 +172,7 @@ def _shares(ctx: Context, draft: EntryDraft) -> list[EntryDraft]:
 
 
 def _book(ctx: Context, draft: EntryDraft) -> tuple[EntryDraft, datetime]:
-    natural = period_of(draft.caused_at, ctx.length)
-    period, late = booking_period(natural, ctx.closed, ctx.length)
+    natural, period, late = ctx.booking(draft.caused_at)
     if late:
         draft = draft.as_late_adjustment(natural.label)
     return draft, period.start
@@ -180,7 +199,7 @@ def reversals_for(ctx: Context, lines: list[PostedLine], cause: str, cause_event
     for line in lines:
         if line.kind == EntryKind.REVERSAL.value or f"rev:{line.entry_key}" in already:
             continue
-        targets = [line, *ledger_store.sub_lines_of(ctx.conn, line.entry_key)]
+        targets = [line, *ledger_store.sub_lines_of(ctx.conn, line.entry_key, line.player_id)]
         for target in targets:
             if f"rev:{target.entry_key}" in already:
                 continue
@@ -194,8 +213,7 @@ def ensure_periods(ctx: Context, moments: Iterable[datetime]) -> None:
     """Period rows exist for every period an entry is booked into (idempotent)."""
     starts = {}
     for moment in moments:
-        period = period_of(moment, ctx.length)
-        period, _late = booking_period(period, ctx.closed, ctx.length)
+        _natural, period, _late = ctx.booking(moment)
         starts[period.start] = period.end
     for start, end in starts.items():
         ledger_store.ensure_period(ctx.conn, start, end, new_id())

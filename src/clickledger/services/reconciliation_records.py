@@ -28,8 +28,12 @@ OURS_SCHEMA = {"key": pl.String, "ours_minor": pl.Int64, "currency": pl.String,
 
 
 def _frame(conn: sa.Connection, statement: sa.Select[Any], schema: dict[str, Any]) -> pl.DataFrame:
-    rows = conn.execute(statement).all()
-    frame = pl.DataFrame([tuple(row) for row in rows], schema=list(schema), orient="row")
+    # Every column is plain text or an integer, so the driver's tuples need no
+    # per-row conversion: read them straight from the DBAPI cursor.
+    result = conn.execute(statement)
+    rows = result.cursor.fetchall() if result.cursor is not None else []
+    result.close()
+    frame = pl.DataFrame(rows, schema=list(schema), orient="row")
     return frame.cast(schema)  # type: ignore[arg-type]
 
 

@@ -19,6 +19,32 @@ _PARSED: dict[tuple[str, str], ParsedTerms] = {}  # (version id, assignment id) 
 _PARSED_LIMIT = 50_000
 
 
+class _TextId(sa.types.TypeDecorator[str]):
+    """A UUID column read as canonical text without a ``uuid.UUID`` round trip per value.
+
+    SQLite stores ``Uuid`` as 32 hex digits (dashes are re-inserted by slicing);
+    PostgreSQL's driver hands back ``uuid.UUID`` objects (``str`` of them).
+    """
+
+    impl = sa.String
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            if len(value) == 32:
+                return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
+            return value
+        return str(value)
+
+
+def text_id(column: sa.ColumnElement[Any], name: str | None = None) -> sa.Label[str]:
+    """``column`` (a UUID) selected as canonical text, cheaply, labelled ``name``."""
+    label = name or getattr(column, "name", None) or "id"
+    return sa.type_coerce(column, _TextId()).label(label)
+
+
 def chunks(values: Iterable[str], size: int = IN_CHUNK) -> Iterable[list[str]]:
     items = list(values)
     for start in range(0, len(items), size):
@@ -31,7 +57,10 @@ def load_assignments(conn: sa.Connection,
     found: dict[str, list[Assignment]] = defaultdict(list)
     a = t.deal_assignments
     for chunk in chunks(set(affiliate_ids)):
-        rows = conn.execute(sa.select(a).where(a.c.affiliate_id.in_(chunk)).order_by(a.c.id))
+        rows = conn.execute(sa.select(text_id(a.c.id), text_id(a.c.affiliate_id),
+                                      text_id(a.c.deal_id), a.c.effective_from,
+                                      a.c.effective_to, a.c.overrides)
+                            .where(a.c.affiliate_id.in_(chunk)).order_by(a.c.id))
         for row in rows:
             found[row.affiliate_id].append(Assignment(
                 id=row.id, affiliate_id=row.affiliate_id, deal_id=row.deal_id,
@@ -94,7 +123,8 @@ def parents(conn: sa.Connection, affiliate_ids: Iterable[str],
             break
         frontier = set()
         for chunk in chunks(todo):
-            for row in conn.execute(sa.select(t.affiliates.c.id, t.affiliates.c.parent_id)
+            for row in conn.execute(sa.select(text_id(t.affiliates.c.id),
+                                              text_id(t.affiliates.c.parent_id))
                                     .where(t.affiliates.c.id.in_(chunk))):
                 known[row.id] = row.parent_id
                 if row.parent_id:

@@ -13,6 +13,7 @@ Limits are explicit: at most ``max_queue_rows`` items wait; beyond that
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import threading
 from collections import deque
@@ -44,15 +45,23 @@ class _Pending(Generic[ItemT, ResultT]):
     future: asyncio.Future[ResultT]
 
 
+BATCH_ROWS_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000)
+
+
 @dataclass
 class BatchStats:
-    """Running totals a metrics endpoint can read."""
+    """Running totals a metrics endpoint can read.
+
+    ``size_counts[i]`` counts batches of at most ``BATCH_ROWS_BUCKETS[i]`` rows
+    (not cumulative; the last slot counts larger batches).
+    """
 
     batches: int = 0
     rows: int = 0
     largest_batch: int = 0
     failed_batches: int = 0
     last_sizes: deque[int] = field(default_factory=lambda: deque(maxlen=256))
+    size_counts: list[int] = field(default_factory=lambda: [0] * (len(BATCH_ROWS_BUCKETS) + 1))
 
 
 class GroupCommitter(Generic[ItemT, ResultT]):
@@ -101,6 +110,12 @@ class GroupCommitter(Generic[ItemT, ResultT]):
     @property
     def depth(self) -> int:
         return len(self._queue)
+
+    @property
+    def running(self) -> bool:
+        """True while the writer thread is alive and new work is accepted."""
+        thread = self._thread
+        return thread is not None and thread.is_alive() and not self._stopping
 
     # --- the request side ----------------------------------------------------
 
@@ -167,6 +182,7 @@ class GroupCommitter(Generic[ItemT, ResultT]):
         self.stats.rows += size
         self.stats.largest_batch = max(self.stats.largest_batch, size)
         self.stats.last_sizes.append(size)
+        self.stats.size_counts[bisect.bisect_left(BATCH_ROWS_BUCKETS, size)] += 1
 
 
 def _resolve(future: asyncio.Future[ResultT], result: ResultT) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,19 +18,61 @@ from clickledger.store.deals import chunks
 INSERT_CHUNK_ROWS = 500
 
 
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """An insert compiled once for a dialect: driver SQL, parameter order, bind processors."""
+
+    sql: str
+    names: tuple[str, ...]
+    processors: tuple[Callable[[Any], Any] | None, ...]
+    positional: bool
+
+
+_PREPARED: dict[tuple[Any, ...], _Prepared] = {}
+
+
+def _prepare(conn: sa.Connection, table: sa.Table, columns: tuple[str, ...],
+             index_elements: tuple[str, ...]) -> _Prepared:
+    dialect = conn.dialect
+    key = (type(dialect), dialect.paramstyle, table.name, columns, index_elements)
+    prepared = _PREPARED.get(key)
+    if prepared is None:
+        dialect_insert: Any = (postgresql.insert if dialect.name == "postgresql"
+                               else sqlite.insert)
+        statement = (dialect_insert(table)
+                     .values({name: sa.bindparam(name) for name in columns})
+                     .on_conflict_do_nothing(index_elements=list(index_elements)))
+        compiled = statement.compile(dialect=dialect)
+        names = tuple(compiled.positiontup or columns)
+        processors = tuple(table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+                           for name in names)
+        prepared = _PREPARED[key] = _Prepared(compiled.string, names, processors,
+                                              compiled.positiontup is not None)
+    return prepared
+
+
 def insert_ignoring(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]],
                     index_elements: list[str]) -> None:
-    """Insert ``rows``, skipping those whose unique key already exists (both dialects)."""
+    """Insert ``rows``, skipping those whose unique key already exists (both dialects).
+
+    The statement is compiled once per dialect and column set; rows go to the
+    driver's ``executemany`` through the columns' own bind processors, without
+    building SQLAlchemy parameters row by row.
+    """
     if not rows:
         return
-    dialect_insert: Any = (postgresql.insert if conn.dialect.name == "postgresql"
-                           else sqlite.insert)
-    statement = dialect_insert(table).on_conflict_do_nothing(index_elements=index_elements)
-    columns = sorted({name for row in rows for name in row})
-    for start in range(0, len(rows), INSERT_CHUNK_ROWS):  # executemany: compiled once, cached
-        chunk = [{name: row.get(name) for name in columns}
-                 for row in rows[start:start + INSERT_CHUNK_ROWS]]
-        conn.execute(statement, chunk)
+    columns = tuple(sorted({name for row in rows for name in row}))
+    prepared = _prepare(conn, table, columns, tuple(index_elements))
+    pairs = tuple(zip(prepared.names, prepared.processors, strict=True))
+    params: list[Any]
+    if prepared.positional:
+        params = [tuple(row.get(name) if process is None else process(row.get(name))
+                        for name, process in pairs) for row in rows]
+    else:
+        params = [{name: row.get(name) if process is None else process(row.get(name))
+                   for name, process in pairs} for row in rows]
+    for start in range(0, len(params), INSERT_CHUNK_ROWS):
+        conn.exec_driver_sql(prepared.sql, params[start:start + INSERT_CHUNK_ROWS])
 
 
 def _line(row: Any) -> PostedLine:
@@ -59,10 +102,18 @@ def lines_by_keys(conn: sa.Connection, keys: Iterable[str]) -> dict[str, PostedL
     return found
 
 
-def sub_lines_of(conn: sa.Connection, entry_key: str) -> list[PostedLine]:
-    """Sub-affiliate lines paid on top of ``entry_key``."""
+def sub_lines_of(conn: sa.Connection, entry_key: str,
+                 player_id: str | None = None) -> list[PostedLine]:
+    """Sub-affiliate lines paid on top of ``entry_key``.
+
+    Sub-affiliate lines carry the player of the line they share, so a known
+    ``player_id`` narrows the search to that player's lines (an indexed look-up).
+    """
     e = t.ledger_entries
-    rows = conn.execute(sa.select(e).where(e.c.entry_key.like(f"sub:%:{entry_key}")))
+    query = sa.select(e).where(e.c.entry_key.like(f"sub:%:{entry_key}"))
+    if player_id is not None:
+        query = query.where(e.c.player_id == player_id)
+    rows = conn.execute(query)
     return [_line(r) for r in rows if r.entry_key.endswith(":" + entry_key)]
 
 

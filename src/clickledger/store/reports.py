@@ -255,6 +255,7 @@ def record_click_dimensions(conn: sa.Connection, stored: Sequence[ClickDims]) ->
 CLICK_WATERMARK = "clicks"
 FOLD_GRACE = timedelta(minutes=5)  # a click batch straddling midnight has landed by then
 MAX_FOLD_DAYS = 400
+FOLD_DAYS_PER_CALL = 3  # bounded work per report request; a backlog folds over several
 
 
 def folded_through(conn: sa.Connection) -> date | None:
@@ -267,8 +268,9 @@ def folded_through(conn: sa.Connection) -> date | None:
 
 
 def fold_closed_click_days(conn: sa.Connection, now: datetime) -> int:
-    """Fold every closed day not yet folded from ``click_rollups_hourly`` into the daily
-    rollup (dimensions all, hour, brand, offer, link, sub1, country); returns days folded.
+    """Fold the next closed days (at most ``FOLD_DAYS_PER_CALL``) not yet folded from
+    ``click_rollups_hourly`` into the daily rollup (dimensions all, hour, brand, offer,
+    link, sub1, country); returns the days folded.
 
     Closed = ended at least ``FOLD_GRACE`` ago; the click writer stamps clicks with the
     time they arrive, so a closed day's hourly rows never change again.  The watermark
@@ -285,6 +287,7 @@ def fold_closed_click_days(conn: sa.Connection, now: datetime) -> int:
         start_day = max(start_day, last_closed - timedelta(days=MAX_FOLD_DAYS))
     else:
         start_day = through + timedelta(days=1)
+    last_closed = min(last_closed, start_day + timedelta(days=FOLD_DAYS_PER_CALL - 1))
     if not _advance_watermark(conn, through, last_closed, now):
         return 0
     days = 0

@@ -233,6 +233,8 @@ player_events = sa.Table(
     sa.Column("raw", Json),
     sa.UniqueConstraint("integration_id", "txn_id"),
     sa.Index("ix_player_events_brand_player", "brand_id", "operator_player_id"),
+    # the commission engine finds the chargebacks/reversals pointing at a trade or deposit
+    sa.Index("ix_player_events_reverses", "integration_id", "reverses_txn_id"),
 )
 
 # --- conversion: deals, conversions and the ledger --------------------------
@@ -502,6 +504,28 @@ audit_log = sa.Table(
     sa.Column("before", Json),
     sa.Column("after", Json),
 )
+
+# The audit log is append-only, enforced by the database itself: UPDATE and DELETE raise.
+# The same statements are in migration 0001 (keep both identical).
+AUDIT_LOG_GUARD_SQLITE = (
+    "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log "
+    "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
+    "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
+    "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
+)
+AUDIT_LOG_GUARD_POSTGRESQL = (
+    "CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+    "$$ BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$",
+    "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
+    "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
+)
+for _statement in AUDIT_LOG_GUARD_SQLITE:
+    sa.event.listen(audit_log, "after_create", sa.DDL(_statement).execute_if(dialect="sqlite"))
+for _statement in AUDIT_LOG_GUARD_POSTGRESQL:
+    sa.event.listen(audit_log, "after_create",
+                    sa.DDL(_statement).execute_if(dialect="postgresql"))
+sa.event.listen(audit_log, "after_drop", sa.DDL(
+    "DROP FUNCTION IF EXISTS audit_log_append_only()").execute_if(dialect="postgresql"))
 
 # --- fraud ------------------------------------------------------------------
 

@@ -5,8 +5,9 @@ and a password and confirms: with a password manager's autofill that still
 takes 10 s or more.  Below ``min_seconds`` (10) the click was injected just
 before a registration that was going to happen anyway, or the form was
 scripted: near-certain, so it holds for review (50); at or below
-``instant_seconds`` (3) no human was involved at all (60).  A registration later than the attribution window after its click is a
-stale or stuffed click claiming an organic player (40).  A negative CTIT (the
+``instant_seconds`` (3) no human was involved at all (60).  A registration
+later than the attribution window after its click is a stale or stuffed click
+claiming an organic player (40).  A negative CTIT (the
 registration before the click, beyond clock skew) is click injection (60).
 """
 

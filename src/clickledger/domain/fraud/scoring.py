@@ -9,8 +9,9 @@ Default thresholds, and why: a single weak signal (a traveller's geo mismatch,
 a shared NAT address, a missing Accept-Language: 20–40 points) only flags for
 review; one strong signal (headless browser, a registration seconds after the
 click, the affiliate's own login IP, a card or device shared by three players,
-a bonus taken and cashed out unplayed, wash trades: 50–80) or two weak ones together hold the commission; only
-independent strong signals together (≥ 100) reject.
+a bonus taken and cashed out unplayed, wash trades: 50–80) or two weak ones
+together hold the commission; only independent strong signals together
+(≥ 100) reject.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 
 from clickledger.domain.roles import Principal, Role
 from clickledger.http.api.errors import ApiError, not_found
+from clickledger.http.api.rate_limit import enforce_rate_limit
 from clickledger.runtime import Runtime
 from clickledger.store.api_keys import authenticate
 
@@ -48,6 +49,7 @@ def get_principal(request: Request, runtime: RuntimeDep) -> Principal:
         with runtime.engine.connect() as conn:
             principal = authenticate(conn, token)
         if principal is not None:
+            enforce_rate_limit(request, principal.key_id)
             request.state.principal = principal
             return principal
     raise ApiError(401, "unauthenticated", "a valid API key is required")

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from clickledger import __version__
 from clickledger.http.api.errors import install_error_handlers
+from clickledger.http.api.rate_limit import install_rate_limit
 from clickledger.http.api.routers import ROUTERS
 from clickledger.runtime import Runtime
 
@@ -34,6 +35,7 @@ def create_api(runtime: Runtime) -> FastAPI:
     )
     api.state.runtime = runtime
     install_error_handlers(api)
+    install_rate_limit(api, runtime.settings.api_rate_per_minute)
 
     @api.get("/healthz", tags=["operations"])
     def liveness() -> dict[str, str]:

@@ -53,6 +53,18 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_audit_log_at'), ['at'], unique=False)
+    # The audit log is append-only: the same triggers as store/tables.py (keep identical).
+    if op.get_bind().dialect.name == 'sqlite':
+        op.execute("CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log "
+                   "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END")
+        op.execute("CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
+                   "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END")
+    elif op.get_bind().dialect.name == 'postgresql':
+        op.execute("CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger "
+                   "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit_log is append-only'; "
+                   "END $$")
+        op.execute("CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
+                   "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()")
 
     op.create_table('brands',
     sa.Column('id', sa.Uuid(as_uuid=False), nullable=False),
@@ -566,6 +578,7 @@ def upgrade() -> None:
     with op.batch_alter_table('player_events', schema=None) as batch_op:
         batch_op.create_index('ix_player_events_brand_player', ['brand_id', 'operator_player_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_player_events_player_id'), ['player_id'], unique=False)
+        batch_op.create_index('ix_player_events_reverses', ['integration_id', 'reverses_txn_id'], unique=False)
 
     op.create_table('ledger_entries',
     sa.Column('id', sa.Uuid(as_uuid=False), nullable=False),
@@ -791,6 +804,7 @@ def downgrade() -> None:
 
     op.drop_table('ledger_entries')
     with op.batch_alter_table('player_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_player_events_reverses')
         batch_op.drop_index(batch_op.f('ix_player_events_player_id'))
         batch_op.drop_index('ix_player_events_brand_player')
 
@@ -896,6 +910,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_audit_log_at'))
 
     op.drop_table('audit_log')
+    if op.get_bind().dialect.name == 'postgresql':
+        op.execute("DROP FUNCTION IF EXISTS audit_log_append_only()")
     with op.batch_alter_table('affiliates', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_affiliates_parent_id'))
 

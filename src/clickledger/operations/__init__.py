@@ -1,0 +1,1 @@
+"""Operations: Prometheus metrics, readiness, structured logs (what an operator runs it with)."""
