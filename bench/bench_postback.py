@@ -100,16 +100,19 @@ def seed(database_url: str, players: int) -> tuple[str, list[str]]:
     return integration, click_ids
 
 
-def signed_paths(integration: str, click_ids: list[str], path_file: Path) -> int:
-    """Write a registration and an FTD per player as pre-signed paths; returns the count."""
+def signed_paths(integration: str, click_ids: list[str], path_file: Path, prefix: str = "") -> int:
+    """Write a registration and an FTD per player as pre-signed paths; returns the count.
+
+    ``prefix`` starts every txn and user id, so several lists can share one database.
+    """
     ts = str(int(time.time()))
     lines = []
     for n, click_id in enumerate(click_ids):
         for params in (
-            {"event": "registration", "txn_id": f"r{n}", "user_id": f"u{n}",
+            {"event": "registration", "txn_id": f"{prefix}r{n}", "user_id": f"{prefix}u{n}",
              "click_id": click_id},
-            {"event": "ftd", "txn_id": f"f{n}", "user_id": f"u{n}", "amount": "25.00",
-             "currency": "EUR"},
+            {"event": "ftd", "txn_id": f"{prefix}f{n}", "user_id": f"{prefix}u{n}",
+             "amount": "25.00", "currency": "EUR"},
         ):
             query = urlencode({**params, "cl_key": integration, "cl_ts": ts})
             sig = signatures.sign(SIGNING_SECRET, ts, "GET", "/postback", query, b"")

@@ -36,7 +36,7 @@ from clickledger.runtime import Runtime
 from clickledger.settings import Settings
 from clickledger.store import tables as t
 from clickledger.store.api_keys import issue_key
-from clickledger.store.reports import METRICS, fold_closed_click_days
+from clickledger.store.reports import METRICS, fold_closed_click_hours
 
 SECRET = "bench-secret-key-0123456789-abcdefghijkl"  # noqa: S105 - throwaway bench key
 SIGNING = "b" * 32
@@ -219,9 +219,9 @@ def run(quick: bool) -> list[Result]:
     with runtime.engine.begin() as conn:
         clicks = _click_rollups(conn, seed, clicks_total, first_hour)
         rollup_rows = _event_rollups(conn, seed, events_total, first_day)
-    while True:  # steady state: closed days were folded by earlier report requests
+    while True:  # steady state: closed hours were folded by earlier report requests
         with runtime.engine.begin() as conn:
-            if not fold_closed_click_days(conn, now):
+            if not fold_closed_click_hours(conn, now):
                 break
     generated_s = time.perf_counter() - gen_start
     runtime.engine.dispose()

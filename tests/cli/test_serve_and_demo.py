@@ -53,7 +53,7 @@ def test_serve_with_a_secret_key_creates_the_database_and_answers(tmp_path: Path
         server.wait(timeout=30)
 
 
-def _wait_healthy(port: int, timeout_s: float = 30) -> bool:
+def _wait_healthy(port: int, timeout_s: float = 90) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:

@@ -49,6 +49,7 @@ DUPLICATE_CACHE_MAX = 200_000
 TICK_S = 2.0
 RACE_RETRIES = 5
 RACE_BACKOFF_S = 0.02
+LINGER_S = 0.004  # see GroupCommitter: how long a batch may wait for its usual size
 
 
 def encode(answer: Answer) -> bytes:
@@ -95,6 +96,7 @@ class IngestHub:
             runtime.engine, self.flusher, name="ingest",
             max_batch_rows=runtime.settings.group_commit_max_batch_rows,
             max_queue_rows=runtime.settings.group_commit_max_queue_rows,
+            max_linger_s=LINGER_S,
         )
         self.duplicates = DuplicateCache()
         self.client_ip = ClientIpResolver(runtime.settings.trusted_proxies)

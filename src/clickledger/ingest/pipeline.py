@@ -34,6 +34,7 @@ from clickledger.domain.events import EventKind, PlayerEvent
 from clickledger.domain.money import to_minor
 from clickledger.ids import new_id
 from clickledger.ingest.integrations import IntegrationInfo
+from clickledger.ingest.prepared import PreparedInsert
 from clickledger.ingest.validate import LOTS_SCALE, ValidEvent
 from clickledger.outbound.enqueue import enqueue_for_events
 from clickledger.services.conversion import evaluate_events
@@ -42,7 +43,6 @@ from clickledger.services.registration import (
     PlayerState,
     RaceLost,
     insert_for,
-    inserted_count,
     load_clicks,
     load_promos,
     valid_uuid,
@@ -175,11 +175,22 @@ def write_health(conn: sa.Connection, counts: dict[tuple[str, datetime], _Counts
     """Add ``counts`` to ``integration_health_hourly`` (one upsert for the batch)."""
     if not counts:
         return
-    table = t.integration_health_hourly
     rows = [{"integration_id": key[0], "hour": key[1], "accepted": c.accepted,
              "duplicates": c.duplicates, "rejected": c.rejected, "lag_ms_sum": c.lag_ms_sum,
              "lag_ms_max": c.lag_ms_max, "last_event_at": c.last_event_at}
             for key, c in sorted(counts.items())]
+    statement = _HEALTH_UPSERTS.get(conn.dialect.name)
+    if statement is None:
+        statement = _HEALTH_UPSERTS[conn.dialect.name] = _health_upsert(conn)
+    conn.execute(statement, rows)
+
+
+_HEALTH_UPSERTS: dict[str, Any] = {}
+
+
+def _health_upsert(conn: sa.Connection) -> Any:
+    """The health upsert for ``conn``'s dialect (built once: constructing it is not cheap)."""
+    table = t.integration_health_hourly
     statement = insert_for(conn)(table)
     new = statement.excluded
     statement = statement.on_conflict_do_update(
@@ -197,30 +208,43 @@ def write_health(conn: sa.Connection, counts: dict[tuple[str, datetime], _Counts
                 else_=table.c.last_event_at),
         },
     )
-    conn.execute(statement, rows)
+    return statement
 
 
-def _event_row(sub: Submission, event_id: str, player_id: str) -> dict[str, Any]:
+EVENT_COLUMNS = (
+    "id", "integration_id", "txn_id", "payload_hash", "source", "kind", "brand_id",
+    "operator_player_id", "player_id", "occurred_at", "received_at", "amount_minor", "currency",
+    "lots_milli", "instrument", "account_type", "spread_minor", "bets_minor", "wins_minor",
+    "bonus_minor", "chargebacks_minor", "activity_day", "country", "click_id", "promo_code",
+    "status_raw", "reverses_txn_id", "raw",
+)
+_INSERT_EVENTS = PreparedInsert(t.player_events, EVENT_COLUMNS, ["integration_id", "txn_id"])
+_e = t.player_events.c
+_EXISTING = sa.select(_e.id, _e.txn_id, _e.payload_hash).where(
+    _e.integration_id == sa.bindparam("integration_id"),
+    _e.txn_id.in_(sa.bindparam("txn_ids", expanding=True)))
+
+
+def _minor(value: Any, currency: str | None) -> int | None:
+    return to_minor(value, currency) if value is not None and currency else None
+
+
+def _event_row(sub: Submission, event_id: str, player_id: str) -> tuple[Any, ...]:
+    """The event's ``player_events`` values in ``EVENT_COLUMNS`` order."""
     ev = sub.valid.event
     cur = ev.currency
-
-    def minor(value: Any) -> int | None:
-        return to_minor(value, cur) if value is not None and cur else None
-
-    return {
-        "id": event_id, "integration_id": sub.integration.id, "txn_id": ev.txn_id,
-        "payload_hash": sub.valid.payload_hash, "source": ev.source.value, "kind": ev.kind.value,
-        "brand_id": sub.integration.brand_id, "operator_player_id": ev.operator_player_id,
-        "player_id": player_id, "occurred_at": ev.occurred_at, "received_at": sub.received_at,
-        "amount_minor": minor(ev.amount), "currency": cur,
-        "lots_milli": int(ev.lots * LOTS_SCALE) if ev.lots is not None else None,
-        "instrument": ev.instrument, "account_type": ev.account_type,
-        "spread_minor": minor(ev.spread), "bets_minor": minor(ev.bets),
-        "wins_minor": minor(ev.wins), "bonus_minor": minor(ev.bonus),
-        "chargebacks_minor": minor(ev.chargebacks), "activity_day": ev.activity_day,
-        "country": ev.country, "click_id": ev.click_id, "promo_code": ev.promo_code,
-        "status_raw": ev.status_raw, "reverses_txn_id": ev.reverses_txn_id, "raw": sub.raw,
-    }
+    money = (None,) * 6 if cur is None else (
+        _minor(ev.amount, cur), _minor(ev.spread, cur), _minor(ev.bets, cur),
+        _minor(ev.wins, cur), _minor(ev.bonus, cur), _minor(ev.chargebacks, cur))
+    return (
+        event_id, sub.integration.id, ev.txn_id, sub.valid.payload_hash, ev.source.value,
+        ev.kind.value, sub.integration.brand_id, ev.operator_player_id, player_id,
+        ev.occurred_at, sub.received_at, money[0], cur,
+        int(ev.lots * LOTS_SCALE) if ev.lots is not None else None,
+        ev.instrument, ev.account_type, money[1], money[2], money[3], money[4], money[5],
+        ev.activity_day, ev.country, ev.click_id, ev.promo_code, ev.status_raw,
+        ev.reverses_txn_id, sub.raw,
+    )
 
 
 def _load_existing(
@@ -231,14 +255,12 @@ def _load_existing(
     for integration_id, txn_id in keys:
         by_integration.setdefault(integration_id, []).append(txn_id)
     found: dict[tuple[str, str], tuple[str, str]] = {}
-    e = t.player_events.c
     for integration_id, txns in by_integration.items():
         for start in range(0, len(txns), 500):
             chunk = txns[start:start + 500]
-            query = sa.select(e.id, e.txn_id, e.payload_hash).where(
-                e.integration_id == integration_id, e.txn_id.in_(chunk))
-            for row in conn.execute(query):
-                found[(integration_id, row.txn_id)] = (str(row.id), row.payload_hash)
+            params = {"integration_id": integration_id, "txn_ids": chunk}
+            for event_id, txn_id, payload in conn.execute(_EXISTING, params):
+                found[(integration_id, txn_id)] = (str(event_id), payload)
     return found
 
 
@@ -363,7 +385,7 @@ class Flusher:
         promos = load_promos(conn, codes) if codes else {}
         ordered = sorted(new, key=lambda p: (p[1].valid.event.kind is not EventKind.REGISTRATION,
                                              p[1].valid.event.occurred_at))
-        rows: list[dict[str, Any]] = []
+        rows: list[tuple[Any, ...]] = []
         made: list[tuple[int, str, Submission, PlayerState, Attribution | None, bool]] = []
         for index, sub in ordered:
             ev = sub.valid.event
@@ -405,13 +427,11 @@ class Flusher:
         return stored
 
     @staticmethod
-    def _insert_events(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
-        """One cached statement, executed for many rows; a row that already exists means
+    def _insert_events(conn: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
+        """One prepared statement, executed for many rows; a row that already exists means
         another process stored it since our look-up: ``RaceLost`` and the batch is retried."""
         if not rows:
             return
-        rows.sort(key=lambda r: (r["integration_id"], r["txn_id"]))
-        statement = insert_for(conn)(t.player_events).on_conflict_do_nothing(
-            index_elements=["integration_id", "txn_id"])
-        if inserted_count(conn, statement, t.player_events.c.id, rows) != len(rows):
+        rows.sort(key=lambda r: (r[1], r[2]))  # (integration_id, txn_id): a stable lock order
+        if _INSERT_EVENTS.run(conn, rows) != len(rows):
             raise RaceLost("an event was stored concurrently")

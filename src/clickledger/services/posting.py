@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from clickledger.clock import utc
 from clickledger.domain.deals.base import Assignment, DealKind, DealVersion
 from clickledger.domain.deals.base import version_at as _version_at
 from clickledger.domain.deals.registry import ParsedTerms
@@ -24,7 +25,6 @@ from clickledger.domain.deals.sub_affiliate import Ancestor, SubAffiliateTerms, 
 from clickledger.domain.fx import FxTable
 from clickledger.domain.ledger import EntryDraft, EntryKind, PostedLine, reversal_of
 from clickledger.domain.money import from_minor
-from clickledger.clock import utc
 from clickledger.domain.periods import Period, PeriodLength, booking_period, period_of
 from clickledger.ids import new_id
 from clickledger.store import deals as deal_store

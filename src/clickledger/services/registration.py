@@ -15,6 +15,7 @@ nothing to change, raises ``RaceLost`` and the batch is retried.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -34,11 +35,39 @@ from clickledger.domain.attribution import (
     becomes_ftd,
 )
 from clickledger.ids import new_id
+from clickledger.ingest.prepared import PreparedInsert
 from clickledger.services import audit
 from clickledger.services.conversion import evaluate_events
 from clickledger.store import tables as t
 
 CHUNK_ROWS = 500
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_c, _o, _p = t.clicks.c, t.offers.c, t.players.c
+_CLICKS = sa.select(_c.id, _c.affiliate_id, _c.created_at, _o.brand_id).join(
+    t.offers, _o.id == _c.offer_id).where(_c.id.in_(sa.bindparam("ids", expanding=True)))
+_PROMOS = sa.select(t.promo_codes).where(
+    t.promo_codes.c.code.in_(sa.bindparam("codes", expanding=True)))
+_PLAYERS = sa.select(t.players).where(
+    _p.brand_id == sa.bindparam("brand_id"),
+    _p.operator_player_id.in_(sa.bindparam("players", expanding=True)))
+PLAYER_COLUMNS = ("id", "brand_id", "operator_player_id", "registered_at", "affiliate_id",
+                  "click_id", "promo_code_id", "attribution", "country", "ftd_event_id",
+                  "ftd_at", "created_at", "updated_at")
+_INSERT_PLAYERS = PreparedInsert(t.players, PLAYER_COLUMNS, ["brand_id", "operator_player_id"])
+_REGISTER = t.players.update().where(
+    _p.id == sa.bindparam("b_id"), _p.registered_at.is_(None)
+).values(
+    registered_at=sa.bindparam("b_registered_at"),
+    affiliate_id=sa.bindparam("b_affiliate_id"), click_id=sa.bindparam("b_click_id"),
+    promo_code_id=sa.bindparam("b_promo_code_id"),
+    attribution=sa.bindparam("b_attribution"), country=sa.bindparam("b_country"),
+    updated_at=sa.bindparam("b_now"),
+)
+_SET_FTD = t.players.update().where(
+    _p.id == sa.bindparam("b_id"),
+    sa.or_(_p.ftd_at.is_(None), _p.ftd_at > sa.bindparam("b_at")),
+).values(ftd_event_id=sa.bindparam("b_event"), ftd_at=sa.bindparam("b_at"),
+         updated_at=sa.bindparam("b_now"))
 
 
 class RaceLost(Exception):
@@ -98,6 +127,8 @@ def valid_uuid(text: str | None) -> str | None:
     """``text`` as a canonical UUID string, or None when it is not one."""
     if not text:
         return None
+    if _CANONICAL_UUID.fullmatch(text):
+        return text
     try:
         return str(uuid.UUID(text))
     except ValueError:
@@ -109,12 +140,10 @@ def load_clicks(conn: sa.Connection, click_ids: Iterable[str]) -> dict[str, Clic
     ids = sorted({cid for cid in (valid_uuid(c) for c in click_ids) if cid})
     found: dict[str, ClickFacts] = {}
     for chunk in _chunks(ids):
-        query = sa.select(
-            t.clicks.c.id, t.clicks.c.affiliate_id, t.clicks.c.created_at, t.offers.c.brand_id
-        ).join(t.offers, t.offers.c.id == t.clicks.c.offer_id).where(t.clicks.c.id.in_(chunk))
-        for row in conn.execute(query):
-            found[str(row.id)] = ClickFacts(str(row.id), str(row.affiliate_id),
-                                            str(row.brand_id), utc(row.created_at))
+        for click_id, affiliate_id, created_at, brand_id in conn.execute(_CLICKS,
+                                                                         {"ids": chunk}):
+            found[str(click_id)] = ClickFacts(str(click_id), str(affiliate_id), str(brand_id),
+                                              utc(created_at))
     return found
 
 
@@ -123,8 +152,7 @@ def load_promos(conn: sa.Connection, codes: Iterable[str]) -> dict[str, PromoFac
     wanted = sorted({code.upper() for code in codes})
     found: dict[str, PromoFacts] = {}
     for chunk in _chunks(wanted):
-        query = sa.select(t.promo_codes).where(t.promo_codes.c.code.in_(chunk))
-        for row in conn.execute(query):
+        for row in conn.execute(_PROMOS, {"codes": chunk}):
             found[row.code] = PromoFacts(str(row.id), str(row.affiliate_id), str(row.brand_id),
                                          row.status == "active")
     return found
@@ -156,10 +184,7 @@ class PlayerBook:
             by_brand.setdefault(brand_id, set()).add(player)
         for brand_id, players in by_brand.items():
             for chunk in _chunks(sorted(players)):
-                query = sa.select(t.players).where(
-                    t.players.c.brand_id == brand_id, t.players.c.operator_player_id.in_(chunk)
-                )
-                for row in conn.execute(query):
+                for row in conn.execute(_PLAYERS, {"brand_id": brand_id, "players": chunk}):
                     state = _state(row)
                     self.players[(state.brand_id, state.operator_player_id)] = state
 
@@ -214,19 +239,14 @@ class PlayerBook:
 
     def _insert_new(self, conn: sa.Connection, now: datetime) -> None:
         rows = [
-            {"id": s.id, "brand_id": s.brand_id, "operator_player_id": s.operator_player_id,
-             "registered_at": s.registered_at, "affiliate_id": s.affiliate_id,
-             "click_id": s.click_id, "promo_code_id": s.promo_code_id,
-             "attribution": s.attribution, "country": s.country, "ftd_event_id": s.ftd_event_id,
-             "ftd_at": s.ftd_at, "created_at": now, "updated_at": now}
+            (s.id, s.brand_id, s.operator_player_id, s.registered_at, s.affiliate_id, s.click_id,
+             s.promo_code_id, s.attribution, s.country, s.ftd_event_id, s.ftd_at, now, now)
             for s in sorted(self.players.values(), key=lambda p: p.operator_player_id)
             if s.is_new
         ]
         if not rows:
             return
-        statement = insert_for(conn)(t.players).on_conflict_do_nothing(
-            index_elements=["brand_id", "operator_player_id"])
-        if inserted_count(conn, statement, t.players.c.id, rows) != len(rows):
+        if _INSERT_PLAYERS.run(conn, rows) != len(rows):
             raise RaceLost("a player was created concurrently")
 
     def _update_registrations(self, conn: sa.Connection, now: datetime) -> None:
@@ -238,17 +258,7 @@ class PlayerBook:
         ]
         if not params:
             return
-        p = t.players.c
-        statement = t.players.update().where(
-            p.id == sa.bindparam("b_id"), p.registered_at.is_(None)
-        ).values(
-            registered_at=sa.bindparam("b_registered_at"),
-            affiliate_id=sa.bindparam("b_affiliate_id"), click_id=sa.bindparam("b_click_id"),
-            promo_code_id=sa.bindparam("b_promo_code_id"),
-            attribution=sa.bindparam("b_attribution"), country=sa.bindparam("b_country"),
-            updated_at=sa.bindparam("b_now"),
-        )
-        if conn.execute(statement, params).rowcount != len(params):
+        if conn.execute(_REGISTER, params).rowcount != len(params):
             raise RaceLost("a player was registered concurrently")
 
     def _update_ftds(self, conn: sa.Connection, now: datetime) -> None:
@@ -258,13 +268,7 @@ class PlayerBook:
         ]
         if not params:
             return
-        p = t.players.c
-        statement = t.players.update().where(
-            p.id == sa.bindparam("b_id"),
-            sa.or_(p.ftd_at.is_(None), p.ftd_at > sa.bindparam("b_at")),
-        ).values(ftd_event_id=sa.bindparam("b_event"), ftd_at=sa.bindparam("b_at"),
-                 updated_at=sa.bindparam("b_now"))
-        if conn.execute(statement, params).rowcount != len(params):
+        if conn.execute(_SET_FTD, params).rowcount != len(params):
             raise RaceLost("a player's FTD was set concurrently")
 
     def earlier_event_ids(self, conn: sa.Connection) -> list[str]:

@@ -1,7 +1,7 @@
 """Reports: the dashboard, breakdowns, CSV export and the player list, read from rollups.
 
-Every figure comes from ``report_rollups_daily`` (closed days of clicks are
-folded into it on the first report of a day) and, for the days not folded yet,
+Every figure comes from ``report_rollups_daily`` (closed hours of clicks are
+folded into it by the first report after each hour) and, for the days not folded yet,
 ``click_rollups_hourly`` (see ``store.reports``); never from raw clicks or
 events, so a request costs the same with ten thousand or ten million clicks.
 Days are UTC.  Money is reported per currency (no conversion);
@@ -164,7 +164,7 @@ def _add_clicks(figures: Figures, clicks: int, uniques: int) -> None:
 def dashboard(conn: sa.Connection, visible: frozenset[str] | None, span: DayRange,
               now: datetime) -> dict[str, Any]:
     """Totals over ``span`` and a series (per hour for one day, per day otherwise)."""
-    store.fold_closed_click_days(conn, now)
+    store.fold_closed_click_hours(conn, now)
     start, end = store.day_bounds(span.start, span.end)
     totals = Figures.empty()
     for row in store.rollup_sums(conn, visible, "all", span.start, span.end):
@@ -222,7 +222,7 @@ def breakdown(conn: sa.Connection, visible: frozenset[str] | None, span: DayRang
         raise ReportError("unknown_dimension", f"by must be one of {', '.join(BREAKDOWNS)}")
     if sort not in SORT_KEYS:
         raise ReportError("unknown_sort_key", f"sort must be one of {', '.join(SORT_KEYS)}")
-    store.fold_closed_click_days(conn, now)
+    store.fold_closed_click_hours(conn, now)
     if by in ("day", "hour"):
         rows = _series(conn, visible, span, by)
     else:

@@ -7,7 +7,10 @@ resolves every waiting request.  If a batch fails as a whole, its items are
 retried one transaction each, so one bad item cannot sink its neighbours.
 
 Limits are explicit: at most ``max_queue_rows`` items wait; beyond that
-``submit`` raises ``QueueFull`` at once (the caller answers 503).
+``submit`` raises ``QueueFull`` at once (the caller answers 503).  With
+``max_linger_s`` set, the writer waits up to that long for as many items as
+were active around its previous commit (never at low load, where that is one),
+so a steady load of N concurrent callers makes batches of N, not N/2.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import asyncio
 import bisect
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -75,12 +79,15 @@ class GroupCommitter(Generic[ItemT, ResultT]):
         name: str,
         max_batch_rows: int = 2000,
         max_queue_rows: int = 50_000,
+        max_linger_s: float = 0.0,
     ) -> None:
         self._engine = engine
         self._flush = flush
         self.name = name
         self.max_batch_rows = max_batch_rows
         self.max_queue_rows = max_queue_rows
+        self.max_linger_s = max_linger_s
+        self._expected = 1  # items active around the last commit: the next batch's target
         self._queue: deque[_Pending[ItemT, ResultT]] = deque()
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
@@ -129,7 +136,7 @@ class GroupCommitter(Generic[ItemT, ResultT]):
             if len(self._queue) >= self.max_queue_rows:
                 raise QueueFull(self.name)
             self._queue.append(_Pending(item, future))
-            if len(self._queue) == 1:
+            if len(self._queue) == 1 or len(self._queue) == self._expected:
                 self._wake.notify()
         if self._thread is None:
             self.start()
@@ -143,8 +150,22 @@ class GroupCommitter(Generic[ItemT, ResultT]):
                 if self._stopping:
                     return None
                 self._wake.wait()
+            if self.max_linger_s > 0:
+                self._linger()
             size = min(len(self._queue), self.max_batch_rows)
             return [self._queue.popleft() for _ in range(size)]
+
+    def _linger(self) -> None:
+        """Under load, wait (at most ``max_linger_s``) for as many items as were active
+        around the last commit, so callers answered together come back as one batch
+        instead of splitting into two alternating half-size batches.  Called locked."""
+        target = min(self._expected, self.max_batch_rows)
+        deadline = time.monotonic() + self.max_linger_s
+        while len(self._queue) < target and not self._stopping:
+            remaining_s = deadline - time.monotonic()
+            if remaining_s <= 0:
+                return
+            self._wake.wait(remaining_s)
 
     def _run(self) -> None:
         while True:
@@ -152,6 +173,7 @@ class GroupCommitter(Generic[ItemT, ResultT]):
             if batch is None:
                 return
             self._commit(batch)
+            self._expected = len(batch) + len(self._queue)
 
     def _commit(self, batch: list[_Pending[ItemT, ResultT]]) -> None:
         try:

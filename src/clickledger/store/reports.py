@@ -250,95 +250,96 @@ def record_click_dimensions(conn: sa.Connection, stored: Sequence[ClickDims]) ->
     return folder.write(conn)
 
 
-# --- folding closed days of click_rollups_hourly -------------------------------
+# --- folding closed hours of click_rollups_hourly ------------------------------
 
 CLICK_WATERMARK = "clicks"
-FOLD_GRACE = timedelta(minutes=5)  # a click batch straddling midnight has landed by then
+FOLD_GRACE = timedelta(minutes=5)  # a click batch straddling the hour has landed by then
 MAX_FOLD_DAYS = 400
-FOLD_DAYS_PER_CALL = 3  # bounded work per report request; a backlog folds over several
+FOLD_HOURS_PER_CALL = 6  # bounded work per report request; a backlog folds over several
+HOUR = timedelta(hours=1)
 
 
-def folded_through(conn: sa.Connection) -> date | None:
-    """The last day whose clicks are in ``report_rollups_daily`` (None: none yet)."""
+def folded_through(conn: sa.Connection) -> datetime | None:
+    """The start of the last hour whose clicks are in ``report_rollups_daily``."""
     w = t.report_watermarks.c
-    value = conn.execute(sa.select(w.through_day).where(w.name == CLICK_WATERMARK)).scalar()
-    if value is None:
-        return None
-    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+    value = conn.execute(sa.select(w.through_hour).where(w.name == CLICK_WATERMARK)).scalar()
+    return utc(value) if value is not None else None
 
 
-def fold_closed_click_days(conn: sa.Connection, now: datetime) -> int:
-    """Fold the next closed days (at most ``FOLD_DAYS_PER_CALL``) not yet folded from
+def fold_closed_click_hours(conn: sa.Connection, now: datetime) -> int:
+    """Fold the next closed hours (at most ``FOLD_HOURS_PER_CALL``) of
     ``click_rollups_hourly`` into the daily rollup (dimensions all, hour, brand, offer,
-    link, sub1, country); returns the days folded.
+    link, sub1, country); returns the hours folded.
 
     Closed = ended at least ``FOLD_GRACE`` ago; the click writer stamps clicks with the
-    time they arrive, so a closed day's hourly rows never change again.  The watermark
-    moves by a compare-and-set in the same transaction, so two callers never fold a day
-    twice.  Reports read folded days from the daily rows and the rest from the hourly ones.
+    time they arrive, so a closed hour's rows never change again.  The watermark moves
+    by a compare-and-set in the same transaction, so two callers never fold an hour
+    twice.  Reports read folded hours from the daily rows and the rest (the current
+    hour or two) from the hourly ones.
     """
-    last_closed = (now - FOLD_GRACE).date() - timedelta(days=1)
+    last_closed = (now - FOLD_GRACE).replace(minute=0, second=0, microsecond=0) - HOUR
     through = folded_through(conn)
     if through is not None and through >= last_closed:
         return 0
     if through is None:
         first = conn.execute(sa.select(sa.func.min(t.click_rollups_hourly.c.hour))).scalar()
-        start_day = utc(first).date() if first is not None else last_closed + timedelta(days=1)
-        start_day = max(start_day, last_closed - timedelta(days=MAX_FOLD_DAYS))
+        start = utc(first) if first is not None else last_closed + HOUR
+        start = max(start, last_closed - timedelta(days=MAX_FOLD_DAYS))
     else:
-        start_day = through + timedelta(days=1)
-    last_closed = min(last_closed, start_day + timedelta(days=FOLD_DAYS_PER_CALL - 1))
-    if not _advance_watermark(conn, through, last_closed, now):
+        start = through + HOUR
+    last = min(last_closed, start + HOUR * (FOLD_HOURS_PER_CALL - 1))
+    if last < start:
+        last = start - HOUR  # nothing stored yet: only set the watermark
+    if not _advance_watermark(conn, through, last, now):
         return 0
-    days = 0
-    brands = dict(conn.execute(sa.select(t.offers.c.id, t.offers.c.brand_id)).all())
-    day = start_day
-    while day <= last_closed:
-        _fold_click_day(conn, day, {str(k): str(v) for k, v in brands.items()})
-        day += timedelta(days=1)
-        days += 1
-    return days
+    brands = {str(k): str(v) for k, v in
+              conn.execute(sa.select(t.offers.c.id, t.offers.c.brand_id)).all()}
+    hours = 0
+    moment = start
+    while moment <= last:
+        _fold_click_hour(conn, moment, brands)
+        moment += HOUR
+        hours += 1
+    return hours
 
 
-def _advance_watermark(conn: sa.Connection, old: date | None, new: date, now: datetime
-                       ) -> bool:
+def _advance_watermark(conn: sa.Connection, old: datetime | None, new: datetime,
+                       now: datetime) -> bool:
     w = t.report_watermarks
     if old is None:
         insert: Any = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-        statement = insert(w).values(name=CLICK_WATERMARK, through_day=new, updated_at=now)
+        statement = insert(w).values(name=CLICK_WATERMARK, through_hour=new, updated_at=now)
         result = conn.execute(statement.on_conflict_do_nothing(index_elements=["name"]))
     else:
         result = conn.execute(w.update().where(w.c.name == CLICK_WATERMARK,
-                                               w.c.through_day == old)
-                              .values(through_day=new, updated_at=now))
+                                               w.c.through_hour == old)
+                              .values(through_hour=new, updated_at=now))
     return bool(result.rowcount == 1)
 
 
-def _fold_click_day(conn: sa.Connection, day: date, brand_of: dict[str, str]) -> None:
+def _fold_click_hour(conn: sa.Connection, hour: datetime, brand_of: dict[str, str]) -> None:
     h = t.click_rollups_hourly.c
-    start, end = day_bounds(day, day)
-    query = sa.select(h.hour, h.affiliate_id, h.link_id, h.offer_id, h.sub1, h.country,
-                      h.clicks, h.unique_clicks).where(h.hour >= start, h.hour < end)
+    query = sa.select(h.affiliate_id, h.link_id, h.offer_id, h.sub1, h.country,
+                      h.clicks, h.unique_clicks).where(h.hour == hour)
+    day, label = hour.date(), f"{hour.hour:02d}"
     folder = Folder()
     for row in conn.execute(query):
         deltas = {"clicks": int(row.clicks), "unique_clicks": int(row.unique_clicks)}
         affiliate = str(row.affiliate_id)
         offer = str(row.offer_id)
-        for dim, value in (("all", ""), ("hour", f"{utc(row.hour).hour:02d}"),
-                           ("brand", brand_of.get(offer, "")), ("offer", offer),
-                           ("link", str(row.link_id)), ("sub1", row.sub1 or ""),
-                           ("country", row.country or "")):
+        for dim, value in (("all", ""), ("hour", label), ("brand", brand_of.get(offer, "")),
+                           ("offer", offer), ("link", str(row.link_id)),
+                           ("sub1", row.sub1 or ""), ("country", row.country or "")):
             folder.add(affiliate, dim, day, value, "", deltas)
     folder.write(conn)
 
 
 def unfolded_from(conn: sa.Connection, start: datetime) -> datetime:
-    """Where hourly click rows must still be read: after the folded days, from ``start``."""
+    """Where hourly click rows must still be read: after the folded hours, from ``start``."""
     through = folded_through(conn)
     if through is None:
         return start
-    after, _end = day_bounds(through + timedelta(days=1), through + timedelta(days=1))
-    return max(start, after)
+    return max(start, through + HOUR)
 
 
 # --- reads ------------------------------------------------------------------

@@ -752,7 +752,7 @@ def upgrade() -> None:
 
     op.create_table('report_watermarks',
     sa.Column('name', sa.String(length=40), nullable=False),
-    sa.Column('through_day', sa.Date(), nullable=False),
+    sa.Column('through_hour', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_report_watermarks'))
     )

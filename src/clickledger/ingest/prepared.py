@@ -1,0 +1,83 @@
+"""Hot-path inserts compiled once per dialect and fed plain tuples (no per-row Core work).
+
+``PreparedInsert`` renders ``insert … on conflict do nothing`` for a fixed
+column list once per dialect.  On SQLite the rows go as tuples, through the
+columns' own bind processors (so the stored values are exactly what Core would
+store), to the driver's ``executemany``, whose row count is exact.  On
+PostgreSQL the same statement runs through Core with ``RETURNING`` so that the
+rows really inserted can be counted (the driver's executemany count is not
+reliable there).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+Processor = Callable[[Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    sql: str
+    processors: tuple[tuple[int, Processor], ...]
+
+
+class PreparedInsert:
+    """``insert into table (columns) … on conflict (conflict) do nothing`` for many rows."""
+
+    def __init__(self, table: sa.Table, columns: Sequence[str], conflict: Sequence[str]) -> None:
+        self.table = table
+        self.columns = tuple(columns)
+        self.conflict = list(conflict)
+        self._sqlite: _Compiled | None = None
+        self._lock = threading.Lock()
+
+    def run(self, conn: sa.Connection, rows: Sequence[Sequence[Any]]) -> int:
+        """Insert ``rows`` (values in ``columns`` order); returns how many were new."""
+        if not rows:
+            return 0
+        if conn.dialect.name == "sqlite":
+            return self._run_sqlite(conn, rows)
+        statement = (postgresql.insert(self.table)
+                     .on_conflict_do_nothing(index_elements=self.conflict)
+                     .returning(self.table.primary_key.columns.values()[0]))
+        params = [dict(zip(self.columns, row, strict=True)) for row in rows]
+        return len(conn.execute(statement, params).all())
+
+    def _run_sqlite(self, conn: sa.Connection, rows: Sequence[Sequence[Any]]) -> int:
+        compiled = self._sqlite or self._compile_sqlite(conn.dialect)
+        params: list[tuple[Any, ...]]
+        if compiled.processors:
+            params = []
+            for row in rows:
+                values = list(row)
+                for index, process in compiled.processors:
+                    values[index] = process(values[index])
+                params.append(tuple(values))
+        else:
+            params = [tuple(row) for row in rows]
+        return int(conn.exec_driver_sql(compiled.sql, params).rowcount)
+
+    def _compile_sqlite(self, dialect: sa.Dialect) -> _Compiled:
+        with self._lock:
+            if self._sqlite is None:
+                statement = (sqlite.insert(self.table)
+                             .values({name: sa.bindparam(name) for name in self.columns})
+                             .on_conflict_do_nothing(index_elements=self.conflict))
+                compiled = statement.compile(dialect=dialect)
+                if tuple(compiled.positiontup or ()) != self.columns:
+                    raise RuntimeError(f"unexpected parameter order for {self.table.name}")
+                processors = []
+                for index, name in enumerate(self.columns):
+                    column_type = self.table.c[name].type
+                    process = column_type.dialect_impl(dialect).bind_processor(dialect)
+                    if process is not None:
+                        processors.append((index, process))
+                self._sqlite = _Compiled(compiled.string, tuple(processors))
+            return self._sqlite

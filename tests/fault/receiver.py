@@ -1,0 +1,73 @@
+"""A local receiver (uvicorn on 127.0.0.1) that records every delivery and its dedupe key:
+``webhook-id`` for webhooks, the ``txn_id`` query parameter for URL postbacks."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+import uvicorn
+
+from clickledger.http.asgi import Receive, Scope, Send, read_body
+
+
+@dataclass
+class Delivery:
+    dedupe_key: str
+    method: str
+    body: bytes
+    signature: str | None
+
+
+@dataclass
+class Received:
+    deliveries: list[Delivery] = field(default_factory=list)
+    delay_s: float = 0.0
+
+    def keys(self) -> Counter[str]:
+        return Counter(d.dedupe_key for d in self.deliveries)
+
+
+def _app(received: Received) -> Any:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        body = await read_body(receive)
+        if received.delay_s:
+            await asyncio.sleep(received.delay_s)
+        headers = {name.decode(): value.decode() for name, value in scope["headers"]}
+        query = parse_qs(scope.get("query_string", b"").decode())
+        key = headers.get("webhook-id") or query.get("txn_id", [""])[0]
+        received.deliveries.append(Delivery(key, scope["method"], body,
+                                            headers.get("webhook-signature")))
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", b"2")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    return app
+
+
+@contextmanager
+def running_receiver(port: int, received: Received) -> Iterator[str]:
+    config = uvicorn.Config(_app(received), host="127.0.0.1", port=port, log_level="error",
+                            lifespan="off", access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("receiver did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
