@@ -21,7 +21,7 @@ import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +29,15 @@ import sqlalchemy as sa
 from common import Result
 from fraud_traffic import HONEST, PATTERNS, Click, Player, Traffic, generate
 
+from clickledger.clock import FakeClock
 from clickledger.domain.fraud.bots import BrowserFacts, bot_signals
 from clickledger.ids import new_id
 from clickledger.services.conversion import evaluate_events
 from clickledger.services.fraud import ClickCount, FraudConfig, assess_events, record_clicks
-from clickledger.store import migrate
+from clickledger.store import fraud_queue, migrate
 from clickledger.store import tables as t
 from clickledger.store.engine import create_engine
+from clickledger.workers.fraud import FraudWorker
 
 CAUGHT = frozenset({"hold", "reject"})
 DEAL_FROM = datetime(2025, 1, 1)
@@ -240,6 +242,19 @@ def throughput(engine: sa.Engine, config: FraudConfig) -> tuple[float, float]:
     return len(ids) / assess_s, len(ids) / evaluate_s
 
 
+def worker_rate(engine: sa.Engine, config: FraudConfig) -> float:
+    """Events/s of the fraud worker draining every stored event from ``fraud_queue`` in its
+    own batches (claim, assess, re-assert holds, re-render postbacks, dequeue)."""
+    moment = datetime(2027, 1, 1, tzinfo=UTC)
+    with engine.begin() as conn:
+        ids = [str(r) for r in conn.execute(sa.select(t.player_events.c.id)).scalars()]
+        fraud_queue.enqueue(conn, ids, moment)
+    worker = FraudWorker(engine, FakeClock(moment), config=config)
+    began = time.perf_counter()
+    worker.drain()
+    return worker.stats.events / (time.perf_counter() - began)
+
+
 @dataclass
 class Tally:
     fraud_caught: int = 0
@@ -314,6 +329,7 @@ def run(quick: bool) -> list[Result]:
         ids, timing = replay(engine, traffic, FraudConfig())
         found = measure(traffic, ids, engine)
         assess_rate, evaluate_rate = throughput(engine, FraudConfig())
+        worker_events_per_s = worker_rate(engine, FraudConfig())
         engine.dispose()
     overall: Tally = found["overall"]
     base: Tally = found["baseline"]
@@ -345,6 +361,9 @@ def run(quick: bool) -> list[Result]:
     results.append(Result("fraud_assess_events_per_s", assess_rate, "events/s", evaluate_rate,
                           "≥20000 (batches of 1000; baseline = commission engine; postback "
                           "path target 5000)", assess_rate >= 20_000))
+    results.append(Result("fraud_worker_events_per_s", worker_events_per_s, "events/s",
+                          assess_rate, "≥5000 (keeps up with postback_ingest's target; "
+                          "baseline = assess_events alone)", worker_events_per_s >= 5000))
     return results
 
 

@@ -229,9 +229,9 @@ def run(quick: bool) -> list[Result]:
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "CLICKLEDGER_SECRET_KEY": SECRET, "CLICKLEDGER_DATABASE_URL": url,
            "CLICKLEDGER_PUBLIC_BASE_URL": base}
+    log = (folder / "serve.log").open("w")  # kept beside the database for a post-mortem
     server = subprocess.Popen([sys.executable, "-m", "clickledger", "serve", "--port",
-                               str(port)], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+                               str(port)], env=env, stdout=log, stderr=log)
     try:
         with httpx.Client(base_url=base, timeout=30) as http:
             _wait_up(http, server)
@@ -247,6 +247,7 @@ def run(quick: bool) -> list[Result]:
     finally:
         server.terminate()
         server.wait(timeout=20)
+        log.close()
     p95 = _p95(samples)
     volume = (f"{clicks:,} clicks / {events_total:,} events as rollups "
               f"({rollup_rows:,} event-rollup rows, generated in {generated_s:.0f} s; "

@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     fraud_click_window_minutes: int = Field(default=10, ge=1, le=1440)
     fraud_ip_flag_clicks: int = Field(default=12, ge=2)
     fraud_ip_hold_clicks: int = Field(default=30, ge=2)
+    # Fraud worker (workers/fraud.py): ``serve`` runs it in-process unless ``fraud_in_process``
+    # is false (set it false when a separate ``clickledger worker`` runs it).
+    fraud_in_process: bool = True
+    fraud_batch_events: int = Field(default=200, ge=1, le=5000)
+    fraud_poll_interval_s: float = Field(default=0.5, gt=0.0, le=1.0)
+    fraud_click_lag_s: float = Field(default=2.0, ge=0.0, le=60.0)
 
     def secret_is_insecure(self) -> bool:
         """True when the secret key is the shipped sentinel or too short to be real."""

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+from tests.http.conftest import World, build_world
 
 from clickledger.http.app import ClickLedgerApp, create_app
 from clickledger.runtime import Runtime
-from tests.http.conftest import World, build_world
 
 LOOPBACK_CLIENT = ("127.0.0.1", 50000)
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
+from tests.http.conftest import World
 
 from clickledger.http.app import create_app
 from clickledger.ids import new_id
 from clickledger.runtime import Runtime
 from clickledger.store import tables as t
-from tests.http.conftest import World
 
 from .conftest import LOOPBACK_CLIENT, samples, value
 

@@ -21,6 +21,9 @@ def register_hot_paths(hot: HotPaths, runtime: Runtime) -> None:
 
     # /postback, /api/v1/events, /p.gif, /p.js
     hot.committers.append(ingest_routes.register(hot, runtime).committer)
+    from clickledger.workers import fraud as fraud_worker  # noqa: PLC0415
+
+    fraud_worker.register(hot, runtime)  # fraud worker thread (settings.fraud_in_process)
     # Operations last, once every committer is in hot.committers: /metrics, /readyz.
     from clickledger.operations import endpoints as operations  # noqa: PLC0415
 

@@ -46,19 +46,16 @@ def map_parameters(
     """
     mapped: dict[str, str] = {}
     own = parameter_map or {}
-    for name, value in params.items():
-        key = name.strip().lower()
-        target = own.get(key)
-        if target is not None:
-            mapped[target] = value
-    for name, value in params.items():
-        key = name.strip().lower()
-        if key in own:
-            continue
-        if key in FIELDS:
+    pairs = [(name.strip().lower(), value) for name, value in params.items()]
+    if own:
+        for key, value in pairs:
+            target = own.get(key)
+            if target is not None:
+                mapped[target] = value
+    for key, value in pairs:
+        if key in FIELDS and key not in own:
             mapped.setdefault(key, value)
-    for name, value in params.items():
-        key = name.strip().lower()
+    for key, value in pairs:
         alias = BUILTIN_ALIASES.get(key)
         if alias is not None and key not in own:
             mapped.setdefault(alias, value)

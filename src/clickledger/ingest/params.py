@@ -27,7 +27,17 @@ def decode_query(raw: bytes, max_bytes: int) -> str:
 
 
 def parse_pairs(text: str, max_params: int) -> list[tuple[str, str]]:
-    """Name/value pairs from ``a=1&b=2`` (UTF-8 percent-escapes, ``+`` as space)."""
+    """Name/value pairs from ``a=1&b=2`` (UTF-8 percent-escapes, ``+`` as space).
+
+    A query without ``%`` or ``+`` has nothing to decode: it is split directly,
+    exactly as ``parse_qsl`` would split it (empty parts skipped, a part without
+    ``=`` has an empty value), without its per-part unquoting.
+    """
+    if "%" not in text and "+" not in text:
+        if text.count("&") + 1 > max_params:
+            raise Invalid("too_many_parameters", f"more than {max_params} parameters", 400)
+        return [(name, value) for name, _, value in
+                (part.partition("=") for part in text.split("&") if part)]
     try:
         return parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict",
                          max_num_fields=max_params)
@@ -41,6 +51,8 @@ def clean(text: str) -> str:
     """``text`` if it can be stored anywhere: no NUL, no lone surrogates."""
     if "\x00" in text:
         raise Invalid("invalid_encoding", "a parameter contains a NUL character", 400)
+    if text.isascii():
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:

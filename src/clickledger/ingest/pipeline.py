@@ -47,6 +47,7 @@ from clickledger.services.registration import (
     load_promos,
     valid_uuid,
 )
+from clickledger.store import fraud_queue
 from clickledger.store import tables as t
 from clickledger.store.reports import record_event_rollups
 
@@ -423,6 +424,7 @@ class Flusher:
         if event_ids:
             evaluate_events(conn, event_ids, now)
             enqueue_for_events(conn, event_ids, now)
+            fraud_queue.enqueue(conn, event_ids, now)  # assessed by the fraud worker
             record_event_rollups(conn, event_ids)  # report rollups, same transaction
         return stored
 

@@ -57,11 +57,14 @@ def strip_signature(raw_query: str) -> str:
     return "&".join(part for part in raw_query.split("&") if not part.startswith(prefix))
 
 
+EMPTY_BODY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
 def canonical_request(
     timestamp: str, method: str, path: str, raw_query: str, body: bytes
 ) -> bytes:
     """The exact bytes that are signed (see the module docstring)."""
-    body_hash = hashlib.sha256(body).hexdigest()
+    body_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_BODY_SHA256
     text = "\n".join(
         (SIGNATURE_VERSION, timestamp, method.upper(), path, strip_signature(raw_query), body_hash)
     )
@@ -73,7 +76,7 @@ def sign(
 ) -> str:
     """The hex HMAC-SHA256 signature of a request (what a client computes)."""
     message = canonical_request(timestamp, method, path, raw_query, body)
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    return hmac.digest(secret.encode(), message, "sha256").hex()
 
 
 def check_timestamp(

@@ -13,7 +13,7 @@ the usual seven as ``other``; status as the three-digit code.
 
 from __future__ import annotations
 
-import bisect
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from time import perf_counter
 
@@ -26,18 +26,12 @@ UNMATCHED = "unmatched"
 STATUS_BEFORE_RESPONSE = 500  # the handler raised before answering: the server sends a 500
 
 
-@dataclass
+@dataclass(slots=True)
 class LatencyHistogram:
-    """Non-cumulative bucket counts (the last slot is +Inf), their sum and count."""
+    """Non-cumulative bucket counts (the last slot is +Inf) and their sum."""
 
     counts: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS_S) + 1))
     sum_s: float = 0.0
-    count: int = 0
-
-    def observe(self, seconds: float) -> None:
-        self.counts[bisect.bisect_left(LATENCY_BUCKETS_S, seconds)] += 1
-        self.sum_s += seconds
-        self.count += 1
 
 
 class _StatusSend:
@@ -63,14 +57,24 @@ class HttpMetrics:
         self.latency: dict[str, LatencyHistogram] = {}
 
     def record(self, route: str, method: str, status: int, seconds: float) -> None:
-        if method not in KNOWN_METHODS:
-            method = "other"
-        key = (route, method, status or STATUS_BEFORE_RESPONSE)
-        self.requests[key] = self.requests.get(key, 0) + 1
+        """Count one answered request (the common case is two dict hits and a bisect)."""
+        key = (route, method, status)
+        requests = self.requests
+        if key in requests:
+            requests[key] += 1
+        else:
+            self._first(route, method, status)
         histogram = self.latency.get(route)
         if histogram is None:
             histogram = self.latency[route] = LatencyHistogram()
-        histogram.observe(seconds)
+        histogram.counts[bisect_left(LATENCY_BUCKETS_S, seconds)] += 1
+        histogram.sum_s += seconds
+
+    def _first(self, route: str, method: str, status: int) -> None:
+        """A key not seen yet: bound its labels, then count it."""
+        key = (route, method if method in KNOWN_METHODS else "other",
+               status or STATUS_BEFORE_RESPONSE)
+        self.requests[key] = self.requests.get(key, 0) + 1
 
     async def observe(
         self, route: str, app: ASGIApp, scope: Scope, receive: Receive, send: Send

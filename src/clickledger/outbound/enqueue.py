@@ -7,8 +7,9 @@ queues nothing twice.
 
 Cost: four batched statements per call whatever the batch size (events with
 their player and click; the affiliates' active templates; those players' ledger
-entries, only when a template matched; one multi-row insert), never one per
-event.  Unattributed events queue nothing.
+entries, only when a template matched; one insert prepared once per dialect and
+executed for all rows), never one per event; statements are built once at import.
+Unattributed events queue nothing.
 
 Payout: the sum of the affiliate's ledger entries (any kind but payouts) that
 name the event among their sources.  An entry citing several events counts
@@ -26,10 +27,10 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from clickledger.clock import utc
 from clickledger.ids import new_id
+from clickledger.ingest.prepared import PreparedInsert
 from clickledger.outbound import templates as tpl
 from clickledger.outbound import webhooks
 from clickledger.settings import get_settings
@@ -65,40 +66,51 @@ def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
         yield items[start:start + size]
 
 
-def _load_events(conn: sa.Connection, event_ids: Sequence[str]) -> list[_EventRow]:
-    e, p, c, pc = t.player_events, t.players, t.clicks, t.promo_codes
-    query = (
-        sa.select(
-            e.c.id, e.c.kind, e.c.amount_minor, e.c.currency, e.c.occurred_at,
-            p.c.id.label("player_id"), p.c.affiliate_id, p.c.click_id,
-            sa.func.coalesce(c.c.offer_id, pc.c.offer_id).label("offer_id"),
-            c.c.sub1, c.c.sub2, c.c.sub3, c.c.sub4, c.c.sub5,
-        )
-        .select_from(e.join(p, p.c.id == e.c.player_id)
-                     .outerjoin(c, c.c.id == p.c.click_id)
-                     .outerjoin(pc, pc.c.id == p.c.promo_code_id))
-        .where(p.c.affiliate_id.is_not(None))
+_e, _p, _c, _pc = t.player_events, t.players, t.clicks, t.promo_codes
+_EVENTS = (
+    sa.select(
+        _e.c.id, _e.c.kind, _e.c.amount_minor, _e.c.currency, _e.c.occurred_at,
+        _p.c.id.label("player_id"), _p.c.affiliate_id, _p.c.click_id,
+        sa.func.coalesce(_c.c.offer_id, _pc.c.offer_id).label("offer_id"),
+        _c.c.sub1, _c.c.sub2, _c.c.sub3, _c.c.sub4, _c.c.sub5,
     )
+    .select_from(_e.join(_p, _p.c.id == _e.c.player_id)
+                 .outerjoin(_c, _c.c.id == _p.c.click_id)
+                 .outerjoin(_pc, _pc.c.id == _p.c.promo_code_id))
+    .where(_p.c.affiliate_id.is_not(None), _e.c.id.in_(sa.bindparam("ids", expanding=True)))
+)
+_pt = t.postback_templates
+_TEMPLATES = sa.select(_pt).where(
+    _pt.c.affiliate_id.in_(sa.bindparam("affiliates", expanding=True)), _pt.c.status == "active")
+_le = t.ledger_entries
+_PAYOUT_LINES = sa.select(
+    _le.c.player_id, _le.c.affiliate_id, _le.c.amount_minor, _le.c.currency, _le.c.status,
+    _le.c.source_event_ids, _le.c.kind,
+).where(_le.c.player_id.in_(sa.bindparam("players", expanding=True)),
+        _le.c.kind.not_in(EXCLUDED_ENTRY_KINDS))
+OUTBOX_COLUMNS = (
+    "id", "dedupe_key", "template_id", "affiliate_id", "event_id", "method", "url", "body",
+    "headers", "status", "attempts", "next_attempt_at", "resend_count", "created_at",
+    "updated_at",
+)
+_INSERT_OUTBOX = PreparedInsert(t.outbox, OUTBOX_COLUMNS, ["dedupe_key"])
+
+
+def _load_events(conn: sa.Connection, event_ids: Sequence[str]) -> list[_EventRow]:
     rows: list[_EventRow] = []
     for chunk in _chunks(list(event_ids), CHUNK_IDS):
-        for r in conn.execute(query.where(e.c.id.in_(chunk))):
-            rows.append(_EventRow(
-                id=r.id, kind=r.kind, amount_minor=r.amount_minor, currency=r.currency,
-                occurred_at=r.occurred_at, player_id=r.player_id, affiliate_id=r.affiliate_id,
-                click_id=r.click_id, offer_id=r.offer_id,
-                subs=(r.sub1, r.sub2, r.sub3, r.sub4, r.sub5),
-            ))
+        for (event_id, kind, amount_minor, currency, occurred_at, player_id, affiliate_id,
+             click_id, offer_id, *subs) in conn.execute(_EVENTS, {"ids": chunk}):
+            rows.append(_EventRow(event_id, kind, amount_minor, currency, occurred_at,
+                                  player_id, affiliate_id, click_id, offer_id,
+                                  (subs[0], subs[1], subs[2], subs[3], subs[4])))
     return rows
 
 
 def _load_templates(conn: sa.Connection, affiliate_ids: set[str]) -> dict[str, list[Any]]:
-    pt = t.postback_templates
     by_affiliate: dict[str, list[Any]] = defaultdict(list)
     for chunk in _chunks(sorted(affiliate_ids), CHUNK_IDS):
-        rows = conn.execute(
-            sa.select(pt).where(pt.c.affiliate_id.in_(chunk), pt.c.status == "active")
-        )
-        for row in rows:
+        for row in conn.execute(_TEMPLATES, {"affiliates": chunk}):
             by_affiliate[row.affiliate_id].append(row)
     return by_affiliate
 
@@ -111,17 +123,11 @@ def _matches(template: Any, event: _EventRow) -> bool:
 
 def _load_payouts(conn: sa.Connection, events: list[_EventRow]) -> dict[str, _Payout]:
     """Per event id: the affiliate's commission for it (see the module doc)."""
-    le = t.ledger_entries
     wanted = {event.id for event in events}
     affiliate_of = {event.player_id: event.affiliate_id for event in events}
     payouts: dict[str, _Payout] = {}
     for chunk in _chunks(sorted(affiliate_of), CHUNK_IDS):
-        rows = conn.execute(
-            sa.select(le.c.player_id, le.c.affiliate_id, le.c.amount_minor, le.c.currency,
-                      le.c.status, le.c.source_event_ids)
-            .where(le.c.player_id.in_(chunk), le.c.kind.not_in(EXCLUDED_ENTRY_KINDS))
-        )
-        for row in rows:
+        for row in conn.execute(_PAYOUT_LINES, {"players": chunk}):
             if row.affiliate_id != affiliate_of.get(row.player_id):
                 continue
             sources = [str(s) for s in (row.source_event_ids or ())]
@@ -134,11 +140,11 @@ def _load_payouts(conn: sa.Connection, events: list[_EventRow]) -> dict[str, _Pa
             if payout.currency != row.currency:
                 continue
             payout.amount_minor += int(row.amount_minor)
-            payout.statuses.add(row.status)
+            payout.statuses.add("reversed" if row.kind == "reversal" else row.status)
     return payouts
 
 
-def _facts(event: _EventRow, payout: _Payout | None, secret_key: str) -> tpl.PostbackFacts:
+def _facts(event: _EventRow, payout: _Payout | None, player_key: str) -> tpl.PostbackFacts:
     amount_minor = payout.amount_minor if payout else 0
     currency = payout.currency if payout else event.currency
     statuses = frozenset(payout.statuses) if payout else frozenset()
@@ -151,7 +157,7 @@ def _facts(event: _EventRow, payout: _Payout | None, secret_key: str) -> tpl.Pos
         subs=event.subs,
         payout=tpl.money_text(amount_minor, currency) if payout else tpl.zero_text(currency),
         currency=currency or "",
-        player_id=tpl.pseudonymous_player_id(secret_key, event.player_id),
+        player_id=player_key,
         amount=tpl.money_text(event.amount_minor, event.currency),
         amount_currency=(event.currency or "") if event.amount_minor is not None else "",
         offer_id=event.offer_id,
@@ -159,30 +165,22 @@ def _facts(event: _EventRow, payout: _Payout | None, secret_key: str) -> tpl.Pos
 
 
 def _outbox_row(template: Any, facts: tpl.PostbackFacts, event: _EventRow,
-                now: datetime) -> dict[str, Any]:
+                now: datetime) -> tuple[Any, ...]:
+    """The delivery's ``outbox`` values in ``OUTBOX_COLUMNS`` order."""
     words = template.status_words or {}
     url = tpl.render(template.url_template, facts, words)
     is_webhook = template.kind == "webhook"
     body = webhooks.encode_body(tpl.webhook_payload(facts, words)) if is_webhook else None
-    return {
-        "id": new_id(), "dedupe_key": f"{event.id}:{template.id}", "template_id": template.id,
-        "affiliate_id": event.affiliate_id, "event_id": event.id,
-        "method": "POST" if is_webhook else "GET", "url": url, "body": body, "headers": None,
-        "status": "pending", "attempts": 0, "next_attempt_at": now, "resend_count": 0,
-        "created_at": now, "updated_at": now,
-    }
+    return (
+        new_id(), f"{event.id}:{template.id}", template.id, event.affiliate_id, event.id,
+        "POST" if is_webhook else "GET", url, body, None, "pending", 0, now, 0, now, now,
+    )
 
 
-def insert_outbox_rows(conn: sa.Connection, rows: list[dict[str, Any]]) -> int:
-    """``insert … on conflict (dedupe_key) do nothing``; returns how many rows were new."""
-    if not rows:
-        return 0
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    # executemany with RETURNING: compiled once (cached), sent as multi-row batches
-    # ("insertmanyvalues"); rows skipped by the conflict return nothing.
-    statement = (insert(t.outbox).on_conflict_do_nothing(index_elements=["dedupe_key"])
-                 .returning(t.outbox.c.id))
-    return len(conn.execute(statement, rows).all())
+def insert_outbox_rows(conn: sa.Connection, rows: list[tuple[Any, ...]]) -> int:
+    """``insert … on conflict (dedupe_key) do nothing`` of rows in ``OUTBOX_COLUMNS`` order
+    (one prepared statement, executemany); returns how many rows were new."""
+    return _INSERT_OUTBOX.run(conn, rows)
 
 
 def enqueue_for_events(
@@ -208,10 +206,15 @@ def enqueue_for_events(
     payouts = _load_payouts(conn, list({event.id: event for event, _ in matched}.values()))
     key = secret_key if secret_key is not None else get_settings().secret_key
     facts_by_event: dict[str, tpl.PostbackFacts] = {}
+    player_keys: dict[str, str] = {}
     rows = []
     for event, template in matched:
         facts = facts_by_event.get(event.id)
         if facts is None:
-            facts = facts_by_event[event.id] = _facts(event, payouts.get(event.id), key)
+            player_key = player_keys.get(event.player_id)
+            if player_key is None:
+                player_key = player_keys[event.player_id] = tpl.pseudonymous_player_id(
+                    key, event.player_id)
+            facts = facts_by_event[event.id] = _facts(event, payouts.get(event.id), player_key)
         rows.append(_outbox_row(template, facts, event, now))
     return insert_outbox_rows(conn, rows)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -30,6 +30,7 @@ from clickledger.ids import new_id
 from clickledger.store import tables as t
 
 MAX_ERROR_CHARS = 1000
+FRAUD_SETTLE_MAX = timedelta(seconds=60)  # longest an outbound postback waits for fraud
 MAX_EXCERPT_CHARS = 1000
 
 
@@ -73,11 +74,16 @@ class Deferral:
 
 
 def _due(now: datetime) -> sa.ColumnElement[bool]:
-    o = t.outbox
+    o, q = t.outbox, t.fraud_queue
+    # An event still waiting for its fraud assessment is not announced yet (the fraud worker
+    # renders the postbacks of held players again), for at most FRAUD_SETTLE_MAX.
+    assessing = sa.exists().where(q.c.event_id == o.c.event_id,
+                                  q.c.enqueued_at > now - FRAUD_SETTLE_MAX)
     return sa.and_(
         o.c.status == "pending",
         o.c.next_attempt_at <= now,
         sa.or_(o.c.claimed_until.is_(None), o.c.claimed_until <= now),
+        ~assessing,
     )
 
 

@@ -12,8 +12,9 @@ tracker deduplicates on it), ``{player_id}`` (a keyed HMAC of our player id:
 stable, pseudonymous), ``{amount}`` / ``{amount_currency}`` (the player's amount).
 
 Canonical statuses: ``lead`` (registration), ``sale`` (FTD), ``rebill`` (later
-deposits, trades, activity, withdrawals), ``rejected`` (chargeback, reversal or a
-negative payout), ``pending`` / ``hold`` (a commission posted but not approved).
+deposits, trades, activity, withdrawals), ``rejected`` (chargeback, reversal, a
+negative payout or a commission reversed, e.g. for fraud), ``pending`` / ``hold`` (a
+commission posted but not approved, e.g. held for fraud review).
 ``status_words`` maps a canonical status, or an event kind, to the tracker's
 own word; presets cover Keitaro, TUNE/HasOffers, Affise, Binom, Voluum and Everflow.
 """
@@ -149,7 +150,8 @@ def resolve_status_words(preset: str | None, words: Mapping[str, str] | None) ->
 
 def canonical_status(event_kind: str, payout_minor: int, entry_statuses: frozenset[str]) -> str:
     """The canonical status of an event for the affiliate's tracker (see the module doc)."""
-    if event_kind in (EventKind.CHARGEBACK, EventKind.REVERSAL) or payout_minor < 0:
+    if (event_kind in (EventKind.CHARGEBACK, EventKind.REVERSAL) or payout_minor < 0
+            or "reversed" in entry_statuses):  # e.g. its commission rejected for fraud
         return "rejected"
     if "on_hold" in entry_statuses:
         return "hold"

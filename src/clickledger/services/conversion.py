@@ -43,6 +43,7 @@ from clickledger.store import tables as t
 from clickledger.store.deals import chunks, text_id
 
 CPA_KINDS = (DealKind.CPA, DealKind.HYBRID)
+CONVERSION_KINDS = frozenset({DealKind.CPA, DealKind.HYBRID, DealKind.CPL})
 STEP_KINDS = ("ftd", "deposit", "trade", "activity", "chargeback", "reversal")
 LOTS_SCALE = Decimal(1000)
 FINAL_STATUSES = frozenset({"approved", "rejected", "reversed"})
@@ -90,7 +91,8 @@ def evaluate_events(conn: sa.Connection, event_ids: Sequence[str], now: datetime
     batch = _Batch(Context(conn), now)
     batch.ctx.load_affiliates({p.affiliate_id for p in players})
     batch.ctx.load_parents({p.affiliate_id for p in players})
-    existing = _conversions(conn, [p.id for p in players])
+    existing = _conversions(conn, [p.id for p in players
+                                   if _converts(batch.ctx, p.affiliate_id)])
     batch.rank_affiliates = {p.affiliate_id for p in players}  # ranks load on first use
     batch.rank_moments = [p.arrived_at for p in players]
     _evaluate_cpl(batch, players, existing)
@@ -113,7 +115,7 @@ def _load_players(conn: sa.Connection, event_ids: Sequence[str]) -> list[_Player
     for chunk in chunks(dict.fromkeys(event_ids)):
         rows += conn.execute(sa.select(*columns).join(p, p.c.id == e.c.player_id)
                              .where(e.c.id.in_(chunk), p.c.affiliate_id.is_not(None))).all()
-    rows.sort(key=lambda r: (utc(r.received_at), r.id))
+    rows.sort(key=lambda r: (r.received_at, r.id))  # one column: all naive or all aware
     for row in rows:
         player = found.get(row.pid)
         if player is None:
@@ -123,6 +125,13 @@ def _load_players(conn: sa.Connection, event_ids: Sequence[str]) -> list[_Player
                 utc(row.ftd_at) if row.ftd_at else None, row.country)
         player.events.append(row)
     return list(found.values())
+
+
+def _converts(ctx: Context, affiliate_id: str) -> bool:
+    """Whether the affiliate has ever been on a CPL, CPA or hybrid deal (else no conversions)."""
+    return any(version.kind in CONVERSION_KINDS
+               for assignment in ctx.assignments.get(affiliate_id, [])
+               for version in ctx.versions.get(assignment.deal_id, [])[:1])
 
 
 def _conversions(conn: sa.Connection, player_ids: list[str]) -> dict[tuple[str, str], str]:

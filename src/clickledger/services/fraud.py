@@ -1,15 +1,17 @@
 """Fraud detection as events land: click counters, per-player assessment, holds and rejections.
 
-Contract with click tracking: the click writer calls ``record_clicks`` in the
-transaction of each click batch (counters per IP, link, sub-id, affiliate and
-programme; see ``store.fraud`` for why a counter table and not per-process
+Contract with click tracking: nothing on the click path.  The fraud worker
+(``services.fraud_intake``) reads new clicks behind a cursor and calls
+``record_clicks`` for them in batches (counters per IP, link, sub-id, affiliate
+and programme; see ``store.fraud`` for why a counter table and not per-process
 memory).
 
-Contract with ingestion: right after ``services.conversion.evaluate_events``
-and before ``outbound.enqueue_for_events``, in the same transaction and with
-the same event ids, ingestion calls ``assess_events``.  Running after the
-commission engine lets a verdict hold or reverse exactly what was just posted,
-and the outbox then reports the held status to the affiliate's tracker.
+Contract with ingestion: in the transaction that accepts events, ingestion
+queues their ids in ``fraud_queue``; the fraud worker takes them off the queue
+and calls ``assess_events`` (then ``enforce_holds``) in one transaction, seconds
+later.  Running after the commission engine lets a verdict hold or reverse
+exactly what was posted, and the worker renders the undelivered outbound
+postbacks of held players again, so the tracker hears the held status.
 
 Per player the new signals are merged with those of its latest assessment
 (one signal per check, the highest points), scored, and written as a new
@@ -137,6 +139,23 @@ def assess_events(conn: sa.Connection, event_ids: Sequence[str], now: datetime,
     decided = _write(batch, new_signals, latest, now, outcome)
     _enforce(conn, latest, decided, now, outcome)
     return outcome
+
+
+def enforce_holds(conn: sa.Connection, event_ids: Sequence[str], now: datetime) -> int:
+    """Re-assert the hold or rejection of every held or rejected player behind ``event_ids``
+    (of any kind: an activity or chargeback re-evaluated by the commission engine too) over
+    what was posted since; returns how many players had something new held or reversed."""
+    e = t.player_events
+    players: set[str] = set()
+    ids = list(dict.fromkeys(event_ids))
+    for start in range(0, len(ids), 400):
+        players.update(str(p) for p in conn.execute(
+            sa.select(e.c.player_id).where(e.c.id.in_(ids[start:start + 400]))).scalars())
+    latest = {pid: row for pid, row in repo.latest_assessments(conn, players).items()
+              if _holds(row) or _rejects(row)}
+    outcome = Outcome()
+    _enforce(conn, latest, set(), now, outcome)
+    return outcome.enforced
 
 
 def held_player_ids(conn: sa.Connection, player_ids: Iterable[str]) -> set[str]:

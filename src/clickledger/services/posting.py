@@ -48,9 +48,10 @@ class Context:
         self.conn = conn
         self.length = period_length()
         self.closed = ledger_store.closed_period_starts(conn)
-        self.assignments: dict[str, list[Assignment]] = {}
-        self.versions: dict[str, list[DealVersion]] = {}
-        self.parent_of: dict[str, str | None] = {}
+        shared = deal_store.catalogue(conn)  # cached across calls while the deals are unchanged
+        self.assignments: dict[str, list[Assignment]] = shared.assignments
+        self.versions: dict[str, list[DealVersion]] = shared.versions
+        self.parent_of: dict[str, str | None] = shared.parents
         self._fx: FxTable | None = None
         self.names: dict[str, str] = {}
         self._periods: dict[object, Period] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -19,30 +20,100 @@ _PARSED: dict[tuple[str, str], ParsedTerms] = {}  # (version id, assignment id) 
 _PARSED_LIMIT = 50_000
 
 
-class _TextId(sa.types.TypeDecorator[str]):
+def _dashed(value: Any) -> str | None:
+    """32 hex digits (SQLite's ``Uuid`` storage) or a ``uuid.UUID`` as canonical text."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if len(value) == 32:
+            return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
+        return value
+    return str(value)
+
+
+class _TextId(sa.types.UserDefinedType[str]):
     """A UUID column read as canonical text without a ``uuid.UUID`` round trip per value.
 
     SQLite stores ``Uuid`` as 32 hex digits (dashes are re-inserted by slicing);
     PostgreSQL's driver hands back ``uuid.UUID`` objects (``str`` of them).
     """
 
-    impl = sa.String
     cache_ok = True
 
-    def process_result_value(self, value: Any, dialect: sa.Dialect) -> str | None:
-        if value is None:
-            return None
-        if isinstance(value, str):
-            if len(value) == 32:
-                return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
-            return value
-        return str(value)
+    def get_col_spec(self, **kw: Any) -> str:
+        return "VARCHAR(36)"
+
+    def result_processor(self, dialect: sa.Dialect, coltype: object) -> Any:
+        return _dashed  # not adapted per dialect (unlike String): the driver's value as is
 
 
 def text_id(column: sa.ColumnElement[Any], name: str | None = None) -> sa.Label[str]:
     """``column`` (a UUID) selected as canonical text, cheaply, labelled ``name``."""
     label = name or getattr(column, "name", None) or "id"
     return sa.type_coerce(column, _TextId()).label(label)
+
+
+@dataclass
+class Catalogue:
+    """Assignments, deal versions and parents read from one database state (``stamp``).
+
+    Filled lazily, per affiliate and deal, and shared by every call on the same
+    database while its stamp holds.  The stamp (one query per call) changes with
+    every assignment, version, deal or affiliate added, with an assignment ended
+    or its dates' extremes or overrides' total length changed, with a deal's or
+    affiliate's ``updated_at`` (the services set it on every update) and with a
+    parent set or cleared; the next call then starts afresh.  Several processes
+    sharing PostgreSQL each check it.
+    """
+
+    stamp: tuple[Any, ...]
+    assignments: dict[str, list[Assignment]] = field(default_factory=dict)
+    versions: dict[str, list[DealVersion]] = field(default_factory=dict)
+    parents: dict[str, str | None] = field(default_factory=dict)
+
+
+_CATALOGUES: dict[tuple[int, str], Catalogue] = {}
+_CATALOGUE_DATABASES = 32
+_CATALOGUE_AFFILIATES = 200_000
+
+
+def _stamp_query() -> sa.Select[Any]:
+    """One round trip summarising every row the catalogue is built from."""
+    a, v, d, f = t.deal_assignments, t.deal_versions, t.deals, t.affiliates
+    overrides = sa.func.coalesce(sa.func.sum(sa.func.length(sa.cast(a.c.overrides, sa.Text))), 0)
+    parts: list[sa.ScalarSelect[Any]] = [
+        sa.select(sa.func.count()).select_from(a).scalar_subquery(),
+        sa.select(sa.func.max(sa.cast(a.c.id, sa.String))).scalar_subquery(),
+        sa.select(sa.func.count(a.c.effective_to)).scalar_subquery(),
+        sa.select(sa.func.max(a.c.effective_to)).scalar_subquery(),
+        sa.select(sa.func.min(a.c.effective_to)).scalar_subquery(),
+        sa.select(sa.func.max(a.c.effective_from)).scalar_subquery(),
+        sa.select(sa.func.min(a.c.effective_from)).scalar_subquery(),
+        sa.select(overrides).scalar_subquery(),
+        sa.select(sa.func.count()).select_from(v).scalar_subquery(),
+        sa.select(sa.func.max(sa.cast(v.c.id, sa.String))).scalar_subquery(),
+        sa.select(sa.func.count()).select_from(d).scalar_subquery(),
+        sa.select(sa.func.max(d.c.updated_at)).scalar_subquery(),
+        sa.select(sa.func.count()).select_from(f).scalar_subquery(),
+        sa.select(sa.func.max(f.c.updated_at)).scalar_subquery(),
+        sa.select(sa.func.count(f.c.parent_id)).scalar_subquery(),
+    ]
+    return sa.select(*parts)
+
+
+_STAMP = _stamp_query()
+
+
+def catalogue(conn: sa.Connection) -> Catalogue:
+    """The catalogue for ``conn``'s database as this transaction sees it (one query)."""
+    stamp = tuple(str(value) for value in conn.execute(_STAMP).one())
+    key = (id(conn.engine), str(conn.engine.url))
+    found = _CATALOGUES.get(key)
+    if found is None or found.stamp != stamp or len(found.assignments) > _CATALOGUE_AFFILIATES:
+        if found is None and len(_CATALOGUES) >= _CATALOGUE_DATABASES:
+            _CATALOGUES.clear()
+        found = _CATALOGUES[key] = Catalogue(stamp)
+    return found
 
 
 def chunks(values: Iterable[str], size: int = IN_CHUNK) -> Iterable[list[str]]:

@@ -35,6 +35,7 @@ CLICK_ROLLUP_DIMENSIONS = frozenset({"hour", "brand", "offer", "link", "sub1", "
 METRICS = ("clicks", "unique_clicks", "registrations", "ftds", "qualified_cpas",
            "ftd_amount_minor", "deposits_minor", "bets_minor", "wins_minor", "bonus_minor",
            "chargebacks_minor", "lots_milli", "commission_minor")
+SUB_DIMENSIONS = ("sub1", "sub2", "sub3", "sub4", "sub5")
 IN_CHUNK = 500
 UPSERT_CHUNK_ROWS = 500
 DEPOSIT_KINDS = frozenset({"ftd", "deposit"})
@@ -74,7 +75,10 @@ class Folder:
     def add(self, affiliate_id: str, dim: str, day: date, value: str, currency: str,
             deltas: Mapping[str, int]) -> None:
         key = (affiliate_id, dim, day, value[:255], currency)
-        slot = self.rows.setdefault(key, {})
+        slot = self.rows.get(key)
+        if slot is None:
+            self.rows[key] = dict(deltas)
+            return
         for name, delta in deltas.items():
             slot[name] = slot.get(name, 0) + delta
 
@@ -87,24 +91,22 @@ class Folder:
         self.add(affiliate_id, "hour", day, f"{moment.hour:02d}", currency, deltas)
         if traffic is None:
             return
-        values = {"brand": traffic.brand_id, "offer": traffic.offer_id, "link": traffic.link_id,
-                  "country": traffic.country, "device": traffic.device}
-        for index, sub in enumerate(traffic.subs, start=1):
-            values[f"sub{index}"] = sub
-        for dim, value in values.items():
-            self.add(affiliate_id, dim, day, value, currency, deltas)
+        add = self.add
+        add(affiliate_id, "brand", day, traffic.brand_id, currency, deltas)
+        add(affiliate_id, "offer", day, traffic.offer_id, currency, deltas)
+        add(affiliate_id, "link", day, traffic.link_id, currency, deltas)
+        add(affiliate_id, "country", day, traffic.country, currency, deltas)
+        add(affiliate_id, "device", day, traffic.device, currency, deltas)
+        for dim, sub in zip(SUB_DIMENSIONS, traffic.subs, strict=True):
+            add(affiliate_id, dim, day, sub, currency, deltas)
 
     def write(self, conn: sa.Connection) -> int:
         """Upsert every folded row (adding to existing counts); returns the rows written."""
         if not self.rows:
             return 0
-        table = t.report_rollups_daily
-        insert: Any = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-        statement = insert(table)
-        statement = statement.on_conflict_do_update(
-            index_elements=["affiliate_id", "dim", "day", "value", "currency"],
-            set_={name: table.c[name] + statement.excluded[name] for name in METRICS},
-        )
+        statement = _UPSERTS.get(conn.dialect.name)
+        if statement is None:
+            statement = _UPSERTS[conn.dialect.name] = _upsert(conn.dialect.name)
         rows = [
             {"affiliate_id": key[0], "dim": key[1], "day": key[2], "value": key[3],
              "currency": key[4], **{name: deltas.get(name, 0) for name in METRICS}}
@@ -115,6 +117,20 @@ class Folder:
         written = len(rows)
         self.rows = {}
         return written
+
+
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert(dialect_name: str) -> Any:
+    """The rollup upsert for a dialect, built once (building it costs more than running it)."""
+    table = t.report_rollups_daily
+    insert: Any = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+    statement = insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=["affiliate_id", "dim", "day", "value", "currency"],
+        set_={name: table.c[name] + statement.excluded[name] for name in METRICS},
+    )
 
 
 def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
@@ -163,6 +179,17 @@ def _event_deltas(row: Any) -> dict[str, int]:
     return deltas
 
 
+_e, _p, _c = t.player_events.c, t.players.c, t.clicks.c
+_EVENT_FACTS = sa.select(
+    _e.id, _e.kind, _e.occurred_at, _e.amount_minor, _e.currency, _e.lots_milli, _e.bets_minor,
+    _e.wins_minor, _e.bonus_minor, _e.chargebacks_minor, _p.affiliate_id, _p.ftd_event_id,
+    *_traffic_columns(),
+).select_from(
+    t.player_events.join(t.players, _p.id == _e.player_id)
+    .outerjoin(t.clicks, _c.id == _p.click_id)
+).where(_e.id.in_(sa.bindparam("ids", expanding=True)), _p.affiliate_id.is_not(None))
+
+
 def record_event_rollups(conn: sa.Connection, event_ids: Sequence[str]) -> int:
     """Fold stored events of attributed players into the rollups (same transaction as them).
 
@@ -170,17 +197,9 @@ def record_event_rollups(conn: sa.Connection, event_ids: Sequence[str]) -> int:
     batch's new events and the earlier events of players registered in it (those
     were skipped while the player had no affiliate).  Returns rows upserted.
     """
-    e, p, c = t.player_events.c, t.players.c, t.clicks.c
     folder = Folder()
-    joined = t.player_events.join(t.players, p.id == e.player_id).outerjoin(
-        t.clicks, c.id == p.click_id)
     for chunk in _chunks(list(event_ids)):
-        query = sa.select(
-            e.id, e.kind, e.occurred_at, e.amount_minor, e.currency, e.lots_milli, e.bets_minor,
-            e.wins_minor, e.bonus_minor, e.chargebacks_minor, p.affiliate_id, p.ftd_event_id,
-            *_traffic_columns(),
-        ).select_from(joined).where(e.id.in_(chunk), p.affiliate_id.is_not(None))
-        for row in conn.execute(query):
+        for row in conn.execute(_EVENT_FACTS, {"ids": chunk}):
             deltas = _event_deltas(row)
             if deltas:
                 folder.add_traffic(str(row.affiliate_id), row.occurred_at, _traffic(row),

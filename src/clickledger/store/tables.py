@@ -596,6 +596,22 @@ fraud_identities = sa.Table(
     sa.PrimaryKeyConstraint("kind", "value", "player_id"),
 )
 
+# Accepted events waiting for the fraud worker (inserted in the ingesting transaction, deleted
+# in the transaction that assesses them), and the worker's click cursor (name → last click).
+fraud_queue = sa.Table(
+    "fraud_queue", metadata,
+    sa.Column("event_id", Id, primary_key=True),
+    sa.Column("enqueued_at", Time, nullable=False),
+)
+
+fraud_cursors = sa.Table(
+    "fraud_cursors", metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("at", Time, nullable=False),
+    sa.Column("last_id", Id, nullable=False),
+    _updated(),
+)
+
 # --- batch import -----------------------------------------------------------
 
 import_profiles = sa.Table(

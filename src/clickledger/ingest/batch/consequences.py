@@ -43,6 +43,7 @@ from clickledger.services.registration import (
     load_promos,
     valid_uuid,
 )
+from clickledger.store import fraud_queue
 from clickledger.store import tables as t
 
 EXISTING_QUERY_BATCH = 2000
@@ -173,6 +174,7 @@ def store_rows(conn: sa.Connection, rows: pl.DataFrame, target: Target, window_d
                 raise RaceLost("an imported event was stored concurrently")
             evaluate_events(conn, stored, now)
             enqueue_for_events(conn, stored, now)
+            fraud_queue.enqueue(conn, stored, now)  # assessed by the fraud worker
             inserted.extend(stored)
             if progress:
                 progress(len(inserted))
@@ -181,6 +183,7 @@ def store_rows(conn: sa.Connection, rows: pl.DataFrame, target: Target, window_d
         if earlier:
             evaluate_events(conn, earlier, now)
             enqueue_for_events(conn, earlier, now)
+            fraud_queue.enqueue(conn, earlier, now)
         _count_accepted(new, target, health)
     health.add(target.integration_id, target.received_at, duplicates=rows.height - new.height,
                rejected=rejected)

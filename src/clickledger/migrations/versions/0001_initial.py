@@ -709,6 +709,18 @@ def upgrade() -> None:
     sa.Column('seen_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('kind', 'value', 'player_id', name=op.f('pk_fraud_identities'))
     )
+    op.create_table('fraud_queue',
+    sa.Column('event_id', sa.Uuid(as_uuid=False), nullable=False),
+    sa.Column('enqueued_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('event_id', name=op.f('pk_fraud_queue'))
+    )
+    op.create_table('fraud_cursors',
+    sa.Column('name', sa.String(length=40), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('last_id', sa.Uuid(as_uuid=False), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_fraud_cursors'))
+    )
 
     op.create_table('revshare_balances',
     sa.Column('id', sa.Uuid(as_uuid=False), nullable=False),
@@ -780,6 +792,8 @@ def downgrade() -> None:
         batch_op.drop_index('ix_report_rollups_daily_dim_day')
 
     op.drop_table('report_rollups_daily')
+    op.drop_table('fraud_cursors')
+    op.drop_table('fraud_queue')
     op.drop_table('fraud_identities')
     op.drop_table('fraud_click_counts')
     with op.batch_alter_table('fraud_assessments', schema=None) as batch_op:
