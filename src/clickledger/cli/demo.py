@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import subprocess
+import sys
 import tempfile
 import threading
+from datetime import datetime
 from pathlib import Path
 
+import sqlalchemy as sa
 import typer
 from rich.console import Console
 
 from clickledger.cli.serve import run_server
 from clickledger.demo.seed import DemoProgramme, seed_programme
 from clickledger.demo.traffic import TrafficSimulator
+from clickledger.ids import new_id
 from clickledger.runtime import Runtime
 from clickledger.settings import Settings
+from clickledger.store import tables as t
 
 console = Console()
 
@@ -58,19 +65,45 @@ def register(app: typer.Typer) -> None:
         runtime = Runtime.open(settings)
         with runtime.engine.begin() as conn:
             programme = seed_programme(conn, runtime.clock.now())
+            _demo_postback_template(conn, programme, settings, runtime.clock.now())
         runtime.engine.dispose()
         _welcome(settings, db_path, programme)
+        worker = _start_worker(settings)
         simulator = TrafficSimulator(f"http://{host}:{port}", programme, traffic_per_s or 1.0)
         if traffic_per_s > 0:
             simulator.start()
         if exit_after_s > 0:
-            threading.Timer(exit_after_s, _interrupt).start()
+            timer = threading.Timer(exit_after_s, _interrupt)
+            timer.daemon = True  # a SIGTERM before it fires must not wait for it
+            timer.start()
         try:
             run_server(settings)
         finally:
             simulator.stop()
-            console.print(f"demo traffic: {simulator.stats.clicks} clicks, "
-                          f"{simulator.stats.errors} errors")
+            worker.terminate()
+            worker.wait(timeout=30)
+            events = ", ".join(f"{n} {kind}" for kind, n in sorted(simulator.stats.events.items()))
+            console.print(f"demo traffic: {simulator.stats.clicks} clicks, {events or 'no events'}"
+                          f", {simulator.stats.errors} errors")
+
+
+def _demo_postback_template(conn: sa.Connection, demo: DemoProgramme, settings: Settings,
+                            now: datetime) -> None:
+    """Ace Affiliates' own tracker is played by the demo server's health endpoint."""
+    conn.execute(t.postback_templates.insert().values(
+        id=new_id(), affiliate_id=demo.affiliate_ids["Ace Affiliates"], kind="url",
+        url_template=(f"{settings.public_base_url}/healthz?cid={{click_id}}&event={{event}}"
+                      "&payout={payout}&currency={currency}"),
+        status_words={}, status="active", created_at=now, updated_at=now))
+
+
+def _start_worker(settings: Settings) -> subprocess.Popen[bytes]:
+    """The outbox worker delivers the demo's outbound postbacks (a separate process)."""
+    env = {**os.environ, "CLICKLEDGER_SECRET_KEY": settings.secret_key,
+           "CLICKLEDGER_DATABASE_URL": settings.database_url,
+           "CLICKLEDGER_ALLOW_LOOPBACK_TARGETS": "true"}
+    return subprocess.Popen([sys.executable, "-m", "clickledger", "worker", "--no-fraud"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _interrupt() -> None:

@@ -6,9 +6,11 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
+from clickledger.demo.deals import create_deals, create_integrations
 from clickledger.domain.roles import Role
 from clickledger.ids import new_id
 from clickledger.store import tables as t
@@ -27,6 +29,7 @@ class DemoProgramme:
     promo_codes: dict[str, list[str]] = field(default_factory=dict)  # brand kind -> codes
     keys: dict[str, str] = field(default_factory=dict)  # label -> token
     users: dict[str, tuple[str, str]] = field(default_factory=dict)  # label -> email, password
+    integrations: dict[str, dict[str, Any]] = field(default_factory=dict)  # brand kind -> secrets
 
 
 def _insert(conn: sa.Connection, table: sa.Table, now: datetime, **values: object) -> str:
@@ -99,6 +102,8 @@ def seed_programme(conn: sa.Connection, now: datetime) -> DemoProgramme:
         issued = issue_key(conn, role=role, name=f"demo {label}", now=now, affiliate_id=affiliate)
         demo.keys[label] = issued.token
     _people(conn, demo, now)
+    demo.integrations = create_integrations(conn, demo.casino_brand_id, demo.forex_brand_id, now)
+    create_deals(conn, demo.casino_brand_id, demo.forex_brand_id, demo.affiliate_ids, now)
     return demo
 
 

@@ -9,9 +9,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from clickledger.cli.send_event import signed_url
 from clickledger.demo.seed import DemoProgramme
 
 log = logging.getLogger(__name__)
@@ -24,11 +26,30 @@ USER_AGENTS = (
 CAMPAIGNS = ("spring-promo", "search-brand", "tiktok-a", "newsletter")
 
 
+MAX_WAITING_VISITORS = 500
+MAX_PLAYERS_TRACKED = 2000
+INSTRUMENTS = ("EURUSD.pro", "GBPUSD", "XAUUSD.m", "US30", "USDJPY")
+
+
+@dataclass
+class Player:
+    kind: str  # casino | forex
+    user_id: str
+    depositor: bool = False
+
+
 @dataclass
 class TrafficStats:
     clicks: int = 0
     errors: int = 0
-    stages: dict[str, int] = field(default_factory=dict)
+    events: dict[str, int] = field(default_factory=dict)
+    waiting: list[tuple[str, str]] = field(default_factory=list)  # (brand kind, click id)
+    players: list[Player] = field(default_factory=list)
+    serial: int = 0
+
+    def next_id(self, prefix: str) -> str:
+        self.serial += 1
+        return f"{prefix}-{int(time.time())}-{self.serial}"
 
 
 Stage = Callable[[httpx.Client, DemoProgramme, random.Random, TrafficStats], None]
@@ -44,13 +65,81 @@ def click_stage(client: httpx.Client, demo: DemoProgramme, rng: random.Random,
         headers={"user-agent": rng.choice(USER_AGENTS),
                  "x-forwarded-for": f"203.0.113.{rng.randint(1, 254)}"},
     )
-    if response.status_code == 302:
-        stats.clicks += 1
+    if response.status_code != 302:
+        stats.errors += 1
+        return
+    stats.clicks += 1
+    query = parse_qs(urlsplit(response.headers["location"]).query)
+    click_id = (query.get("cid") or query.get("clickid") or [""])[0]
+    if click_id and rng.random() < 0.3 and len(stats.waiting) < MAX_WAITING_VISITORS:
+        stats.waiting.append((kind, click_id))
+
+
+def _postback(client: httpx.Client, demo: DemoProgramme, kind: str, stats: TrafficStats,
+              params: dict[str, str]) -> None:
+    """One signed S2S postback from the brand's operator integration."""
+    integration = demo.integrations[kind]
+    url = signed_url(str(client.base_url), integration["key_id"], integration["signing_secret"],
+                     params)
+    answer = client.get(url)
+    if answer.status_code == 200:
+        stats.events[params["event"]] = stats.events.get(params["event"], 0) + 1
     else:
         stats.errors += 1
 
 
-STAGES: list[Stage] = [click_stage]
+def registration_stage(client: httpx.Client, demo: DemoProgramme, rng: random.Random,
+                       stats: TrafficStats) -> None:
+    """A visitor who clicked earlier registers (now and then with a promo code only)."""
+    if rng.random() < 0.05:
+        kind = rng.choice(("casino", "forex"))
+        link = {"promo": rng.choice(demo.promo_codes[kind])}
+    elif stats.waiting:
+        kind, click_id = stats.waiting.pop(0)
+        link = {"click_id": click_id}
+    else:
+        return
+    player = Player(kind, stats.next_id("player"))
+    _postback(client, demo, kind, stats, {"event": "registration",
+                                          "txn_id": stats.next_id("reg"),
+                                          "user_id": player.user_id, "country": "DE", **link})
+    if len(stats.players) >= MAX_PLAYERS_TRACKED:
+        stats.players.pop(0)
+    stats.players.append(player)
+
+
+def money_stage(client: httpx.Client, demo: DemoProgramme, rng: random.Random,
+                stats: TrafficStats) -> None:
+    """Registered players deposit, play, trade, and once in a while charge back."""
+    if not stats.players:
+        return
+    player = rng.choice(stats.players)
+    currency = "EUR" if player.kind == "casino" else "USD"
+    base = {"user_id": player.user_id, "currency": currency}
+    if not player.depositor:
+        if rng.random() < 0.6:
+            player.depositor = True
+            amount = f"{rng.choice((20, 25, 50, 100, 250))}.00"
+            _postback(client, demo, player.kind, stats,
+                      {**base, "event": "ftd", "txn_id": stats.next_id("dep"), "amount": amount})
+        return
+    if player.kind == "forex":
+        lots = f"{rng.choice((0.1, 0.5, 1, 2.5)):.2f}"
+        _postback(client, demo, "forex", stats, {
+            **base, "event": "trade", "txn_id": stats.next_id("trade"), "lots": lots,
+            "instrument": rng.choice(INSTRUMENTS), "spread": f"{rng.randint(5, 40)}.00"})
+        return
+    bets = rng.randint(20, 400)
+    wins = rng.randint(0, bets + 100)
+    _postback(client, demo, "casino", stats, {
+        **base, "event": "activity", "txn_id": stats.next_id("act"), "bets": f"{bets}.00",
+        "wins": f"{wins}.00", "bonus": f"{rng.choice((0, 0, 5, 10))}.00"})
+    if rng.random() < 0.02:
+        _postback(client, demo, "casino", stats, {
+            **base, "event": "chargeback", "txn_id": stats.next_id("cb"), "amount": "20.00"})
+
+
+STAGES: list[Stage] = [click_stage, registration_stage, money_stage]
 
 
 class TrafficSimulator:
