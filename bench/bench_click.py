@@ -40,7 +40,7 @@ TARGET_CLICKS_PER_S = 10_000
 TARGET_P99_MS = 10.0
 TARGET_RSS_MB = 250.0
 FULL_RSS_CLICKS = 1_000_000
-QUICK_RSS_CLICKS = 150_000
+QUICK_RSS_CLICKS = 50_000
 
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
@@ -165,7 +165,7 @@ def measure_clicks(seconds: int, rss_clicks: int) -> tuple[dict[str, float], int
 
 
 def bench_click(quick: bool) -> list[Result]:
-    seconds = 8 if quick else 20
+    seconds = 5 if quick else 20
     bare = measure_bare(seconds)
     clicks, redirects, stored, memory_mb = measure_clicks(
         seconds, QUICK_RSS_CLICKS if quick else FULL_RSS_CLICKS

@@ -198,8 +198,8 @@ def measure_postbacks(seconds: int, players: int) -> tuple[dict[str, float], dic
 
 
 def bench_postback(quick: bool) -> list[Result]:
-    seconds = 8 if quick else 20
-    players = 60_000 if quick else 150_000
+    seconds = 5 if quick else 20
+    players = 30_000 if quick else 150_000
     bare = measure_bare(seconds)
     first, dups, sent, rows = measure_postbacks(seconds, players)
     print(

@@ -27,7 +27,7 @@ The runs are derandomized by default (the same examples every CI run); pass
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 import pytest
@@ -42,12 +42,14 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from tests.conftest import _create_pg_database, _drop_pg_database
 from tests.simulation.world import ACTOR, START, SimWorld, advance, build_world
 
 from clickledger.domain.periods import next_period, period_of
 from clickledger.services import deals, ledger_rebuild, payouts, period_close
 from clickledger.services.errors import ServiceError
 from clickledger.store import tables as t
+from clickledger.store.engine import create_engine
 
 REBUILD_EVERY = 10
 FINANCE_A, FINANCE_B = "api_key:sim-finance-a", "api_key:sim-finance-b"
@@ -119,7 +121,8 @@ class MoneyPath(RuleBasedStateMachine):
         # The day is explicit: without it a retry on a later day is refused as a conflict
         # (tests/fault/test_retry_identity.py shows that bug).
         self.send({"event": "activity", "txn_id": self.txn("act"), "user_id": player,
-                   "day": self.world.clock.now().date().isoformat(), "bets": cents(bets), "wins": cents(wins), "bonus": cents(bonus),
+                   "day": self.world.clock.now().date().isoformat(), "bets": cents(bets),
+                   "wins": cents(wins), "bonus": cents(bonus),
                    "currency": "EUR"})
 
     @rule(player=players, lots=st.integers(1, 5_000))
@@ -281,23 +284,22 @@ def test_money_path_invariants_hold_over_random_histories_on_sqlite() -> None:
 
 @pytest.mark.slow
 @pytest.mark.postgres
-def test_money_path_invariants_hold_on_postgres(migrated_database_url: str) -> None:
-    if not migrated_database_url.startswith("postgresql"):
-        pytest.skip("the SQLite run is the test above")
-    from clickledger.store.engine import create_engine  # noqa: PLC0415
+def test_money_path_invariants_hold_on_postgres(
+    postgres_admin_url: str, _postgres_template: str,
+) -> None:
+    """A smaller run on PostgreSQL: each example gets a fresh database cloned from the
+    migrated template."""
+    databases: list[str] = []
 
     class OnPostgres(MoneyPath):
         @staticmethod
         def engine_factory() -> sa.Engine:
-            engine = create_engine(migrated_database_url)
-            with engine.begin() as conn:  # a fresh programme per example
-                names = [table.name for table in t.metadata.sorted_tables
-                         if table.name != "audit_log"]
-                conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{n}"' for n in names)
-                                     + " CASCADE"))
-            return engine
+            name, url = _create_pg_database(postgres_admin_url, template=_postgres_template)
+            databases.append(name)
+            return create_engine(url)
 
-    _run(OnPostgres, examples=4, steps=20)
-
-
-_ = timedelta  # re-exported for replay helpers
+    try:
+        _run(OnPostgres, examples=4, steps=20)
+    finally:
+        for name in databases:
+            _drop_pg_database(postgres_admin_url, name)

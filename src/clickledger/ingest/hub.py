@@ -49,7 +49,7 @@ DUPLICATE_CACHE_MAX = 200_000
 TICK_S = 2.0
 RACE_RETRIES = 5
 RACE_BACKOFF_S = 0.02
-LINGER_S = 0.004  # see GroupCommitter: how long a batch may wait for its usual size
+LINGER_S = 0.010  # see GroupCommitter: how long a batch may wait for its usual size
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"))  # json.dumps with options builds one a call

@@ -27,6 +27,7 @@ Processor = Callable[[Any], Any]
 class _Compiled:
     sql: str
     processors: tuple[tuple[int, Processor], ...]
+    order: tuple[int, ...] | None  # positions of ``columns`` in the SQL, if not the same
 
 
 class PreparedInsert:
@@ -53,16 +54,13 @@ class PreparedInsert:
 
     def _run_sqlite(self, conn: sa.Connection, rows: Sequence[Sequence[Any]]) -> int:
         compiled = self._sqlite or self._compile_sqlite(conn.dialect)
-        params: list[tuple[Any, ...]]
-        if compiled.processors:
-            params = []
-            for row in rows:
-                values = list(row)
-                for index, process in compiled.processors:
-                    values[index] = process(values[index])
-                params.append(tuple(values))
-        else:
-            params = [tuple(row) for row in rows]
+        params: list[tuple[Any, ...]] = []
+        order = compiled.order
+        for row in rows:
+            values = list(row)
+            for index, process in compiled.processors:
+                values[index] = process(values[index])
+            params.append(tuple(values) if order is None else tuple(values[i] for i in order))
         return int(conn.exec_driver_sql(compiled.sql, params).rowcount)
 
     def _compile_sqlite(self, dialect: sa.Dialect) -> _Compiled:
@@ -72,15 +70,19 @@ class PreparedInsert:
                              .values({name: sa.bindparam(name) for name in self.columns})
                              .on_conflict_do_nothing(index_elements=self.conflict))
                 compiled = statement.compile(dialect=dialect)
-                if tuple(compiled.positiontup or ()) != self.columns:
-                    raise RuntimeError(f"unexpected parameter order for {self.table.name}")
+                positions = tuple(compiled.positiontup or ())
+                if sorted(positions) != sorted(self.columns):
+                    raise RuntimeError(f"unexpected parameters for {self.table.name}")
+                order = tuple(self.columns.index(name) for name in positions)
                 processors = []
                 for index, name in enumerate(self.columns):
                     column_type = self.table.c[name].type
                     process = column_type.dialect_impl(dialect).bind_processor(dialect)
                     if process is not None:
                         processors.append((index, _faster(process)))
-                self._sqlite = _Compiled(compiled.string, tuple(processors))
+                same = order == tuple(range(len(order)))
+                self._sqlite = _Compiled(compiled.string, tuple(processors),
+                                         None if same else order)
             return self._sqlite
 
 

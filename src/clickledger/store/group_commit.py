@@ -173,7 +173,6 @@ class GroupCommitter(Generic[ItemT, ResultT]):
             if batch is None:
                 return
             self._commit(batch)
-            self._expected = len(batch) + len(self._queue)
 
     def _commit(self, batch: list[_Pending[ItemT, ResultT]]) -> None:
         try:
@@ -187,6 +186,8 @@ class GroupCommitter(Generic[ItemT, ResultT]):
                 self._commit_one(pending)
             return
         self._record(len(batch))
+        # counted before answering: answered callers that come back are in len(batch)
+        self._expected = len(batch) + len(self._queue)
         _resolve_all([(p.future, r) for p, r in zip(batch, results, strict=True)])
 
     def _commit_one(self, pending: _Pending[ItemT, ResultT]) -> None:

@@ -35,14 +35,14 @@ class TextUuid(sa.Uuid[str]):
     """
 
     def result_processor(self, dialect: Any, coltype: object) -> Any:
-        standard = super().result_processor(dialect, coltype)
+        standard = super().result_processor(dialect, coltype)  # type: ignore[no-untyped-call]
         if self.native_uuid and dialect.supports_native_uuid:
             return standard
 
         def process(value: str | None) -> str | None:
             if value is not None and len(value) == 32 and _HEX32.fullmatch(value):
                 return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
-            return standard(value)  # type: ignore[no-any-return,misc]
+            return standard(value)  # type: ignore[no-any-return]
 
         return process
 
@@ -546,13 +546,19 @@ AUDIT_LOG_GUARD_POSTGRESQL = (
     "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
     "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
 )
+
+
+def _ddl(statement: str, dialect: str) -> sa.ExecutableDDLElement:
+    ddl: sa.ExecutableDDLElement = sa.DDL(statement)  # type: ignore[no-untyped-call]
+    return ddl.execute_if(dialect=dialect)
+
+
 for _statement in AUDIT_LOG_GUARD_SQLITE:
-    sa.event.listen(audit_log, "after_create", sa.DDL(_statement).execute_if(dialect="sqlite"))
+    sa.event.listen(audit_log, "after_create", _ddl(_statement, "sqlite"))
 for _statement in AUDIT_LOG_GUARD_POSTGRESQL:
-    sa.event.listen(audit_log, "after_create",
-                    sa.DDL(_statement).execute_if(dialect="postgresql"))
-sa.event.listen(audit_log, "after_drop", sa.DDL(
-    "DROP FUNCTION IF EXISTS audit_log_append_only()").execute_if(dialect="postgresql"))
+    sa.event.listen(audit_log, "after_create", _ddl(_statement, "postgresql"))
+sa.event.listen(audit_log, "after_drop",
+                _ddl("DROP FUNCTION IF EXISTS audit_log_append_only()", "postgresql"))
 
 # --- fraud ------------------------------------------------------------------
 

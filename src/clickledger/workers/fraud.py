@@ -45,8 +45,10 @@ CLICK_BATCH_ROWS = 20_000
 CLICK_BATCHES_PER_ROUND = 5
 PRUNE_EVERY_S = 3600.0
 STOP_TIMEOUT_S = 30.0
-MAX_DEFER_S = 1.0  # in-process: longest a round waits for the hot paths' queues to empty
+MAX_DEFER_S = 5.0  # in-process: longest a round waits for the hot paths' queues to empty
+BUSY_BATCH_EVENTS = 20  # in-process: the batch of a round that could not wait any longer
 DEFER_STEP_S = 0.005
+QUIET_S = 0.05  # in-process: hot paths without a commit this long count as idle
 
 
 @dataclass
@@ -89,11 +91,11 @@ class FraudWorker:
                    poll_interval_s=settings.fraud_poll_interval_s,
                    click_lag_s=settings.fraud_click_lag_s, config=fraud.config_from(settings))
 
-    def run_once(self) -> bool:
+    def run_once(self, batch_events: int | None = None) -> bool:
         """One round; True when work is probably left (a full batch of clicks or events)."""
+        limit = batch_events or self.batch_events
         more_clicks = self._count_clicks()
-        step = intake.assess_queued(self.engine, self.clock.now(), self.batch_events,
-                                    self.config)
+        step = intake.assess_queued(self.engine, self.clock.now(), limit, self.config)
         self.stats.rounds += 1
         self.stats.events += step.events
         self.stats.held_or_rejected += step.enforced
@@ -102,7 +104,7 @@ class FraudWorker:
             if action in ("hold", "reject"):
                 self.stats.held_or_rejected += count
         self._prune()
-        return more_clicks or step.events >= self.batch_events
+        return more_clicks or step.events >= limit
 
     def drain(self, max_rounds: int = 1_000_000) -> int:
         """Run rounds until nothing is left; returns the rounds run."""
@@ -132,9 +134,9 @@ class FraudWorker:
     def run(self) -> None:
         """Rounds until ``stop``; a failed round is logged and retried after the interval."""
         while not self._stop.is_set():
-            self._yield_to_hot_paths()
+            limit = self._yield_to_hot_paths()
             try:
-                busy = self.run_once()
+                busy = self.run_once(limit)
             except Exception as exc:  # logged; the events stay queued
                 self.stats.failures += 1
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"[:500]
@@ -143,14 +145,17 @@ class FraudWorker:
             if not busy:
                 self._stop.wait(self.poll_interval_s)
 
-    def _yield_to_hot_paths(self) -> None:
-        """In-process: let requests waiting for a commit go first (at most ``MAX_DEFER_S``)."""
+    def _yield_to_hot_paths(self) -> int:
+        """In-process: let requests waiting for a commit go first (at most ``MAX_DEFER_S``);
+        returns the batch size for the round (small when the hot paths are still busy)."""
         if self.hot_paths_busy is None:
-            return
+            return self.batch_events
         deadline = time.monotonic() + MAX_DEFER_S
-        while (self.hot_paths_busy() and time.monotonic() < deadline
-               and not self._stop.is_set()):
+        while self.hot_paths_busy() and not self._stop.is_set():
+            if time.monotonic() >= deadline:
+                return min(BUSY_BATCH_EVENTS, self.batch_events)
             self._stop.wait(DEFER_STEP_S)
+        return self.batch_events
 
     def start(self) -> None:
         if self._thread is not None:
@@ -171,12 +176,30 @@ class FraudWorker:
         return self._thread is not None and self._thread.is_alive()
 
 
+class HotPathActivity:
+    """Whether the process's hot paths are busy: requests queued for a commit, or a commit
+    in the last ``QUIET_S`` (under load the queue is often empty while a batch commits)."""
+
+    def __init__(self, hot: HotPaths) -> None:
+        self.hot = hot
+        self.rows = -1
+        self.changed_at = time.monotonic()
+
+    def busy(self) -> bool:
+        committers = self.hot.committers
+        rows = sum(committer.stats.rows for committer in committers)
+        now = time.monotonic()
+        if rows != self.rows:
+            self.rows, self.changed_at = rows, now
+        return any(c.depth for c in committers) or now - self.changed_at < QUIET_S
+
+
 def register(hot: HotPaths, runtime: Runtime) -> FraudWorker | None:
     """Run the worker inside ``serve`` (lifespan start/stop) when ``fraud_in_process``."""
     if not runtime.settings.fraud_in_process:
         return None
     worker = FraudWorker.from_settings(runtime.engine, runtime.clock, runtime.settings)
-    worker.hot_paths_busy = lambda: any(committer.depth for committer in hot.committers)
+    worker.hot_paths_busy = HotPathActivity(hot).busy
 
     async def start() -> None:
         worker.start()
