@@ -75,9 +75,11 @@ class Settings(BaseSettings):
     fraud_click_window_minutes: int = Field(default=10, ge=1, le=1440)
     fraud_ip_flag_clicks: int = Field(default=12, ge=2)
     fraud_ip_hold_clicks: int = Field(default=30, ge=2)
-    # Fraud worker (workers/fraud.py): ``serve`` runs it in-process unless ``fraud_in_process``
-    # is false (set it false when a separate ``clickledger worker`` runs it).
-    fraud_in_process: bool = True
+    # Fraud worker (workers/fraud.py): ``clickledger worker`` runs it beside the outbox
+    # dispatcher.  ``fraud_in_process`` makes ``serve`` run it too, as a thread; it is off by
+    # default because on SQLite an assessment batch holds the only write lock and shares the
+    # GIL with the hot paths (measured: postback throughput fell 5x with it on).
+    fraud_in_process: bool = False
     fraud_batch_events: int = Field(default=200, ge=1, le=5000)
     fraud_poll_interval_s: float = Field(default=0.5, gt=0.0, le=1.0)
     fraud_click_lag_s: float = Field(default=2.0, ge=0.0, le=60.0)

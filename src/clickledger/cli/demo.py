@@ -98,11 +98,11 @@ def _demo_postback_template(conn: sa.Connection, demo: DemoProgramme, settings: 
 
 
 def _start_worker(settings: Settings) -> subprocess.Popen[bytes]:
-    """The outbox worker delivers the demo's outbound postbacks (a separate process)."""
+    """The worker assesses fraud and delivers outbound postbacks (a separate process)."""
     env = {**os.environ, "CLICKLEDGER_SECRET_KEY": settings.secret_key,
            "CLICKLEDGER_DATABASE_URL": settings.database_url,
            "CLICKLEDGER_ALLOW_LOOPBACK_TARGETS": "true"}
-    return subprocess.Popen([sys.executable, "-m", "clickledger", "worker", "--no-fraud"],
+    return subprocess.Popen([sys.executable, "-m", "clickledger", "worker"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
