@@ -315,6 +315,8 @@ def test_a_held_player_stays_held_after_later_deposits_and_activity(scene: Scene
     for params in later:
         scene.runtime.clock.advance(timedelta(hours=2))
         post(scene, params)
+        # the commission engine itself leaves a fraud hold alone, before any re-assessment
+        assert scene.fraud.conversion(player).status == "on_hold"
         worker(scene).drain()
         assert scene.fraud.conversion(player).status == "on_hold"
         assert entry_statuses(scene, player) == {f"cpa:{player}": "on_hold"}

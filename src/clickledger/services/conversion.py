@@ -410,13 +410,25 @@ def _flush_conversions(batch: _Batch) -> None:
     conn = batch.ctx.conn
     ledger_store.insert_ignoring(conn, t.conversions, batch.conversions, ["player_id", "kind"])
     c = t.conversions
+    fraud_held = _fraud_held(conn, {row["player_id"] for row in batch.held})
     for row in batch.held:
+        if row["player_id"] in fraud_held:
+            continue  # held for fraud review: only a manager's decision releases it
         values = {k: v for k, v in row.items() if k not in ("id", "created_at", "player_id",
                                                           "kind")}
         conn.execute(c.update().where(c.c.player_id == row["player_id"], c.c.kind == row["kind"],
                                       c.c.status == "on_hold").values(**values))
     batch.conversions.clear()
     batch.held.clear()
+
+
+def _fraud_held(conn: sa.Connection, player_ids: set[str]) -> set[str]:
+    """Players whose conversions a fraud assessment holds or rejected (none: no query)."""
+    if not player_ids:
+        return set()
+    from clickledger.services.fraud import held_player_ids  # noqa: PLC0415 - import cycle
+
+    return held_player_ids(conn, player_ids)
 
 
 def _write(batch: _Batch) -> None:
