@@ -13,7 +13,7 @@
   stored events (read, load ours, match, store 1M items).  Baseline: polars
   reading the statement and joining it to ours, nothing else.
 
-``--quick`` uses 200k rows and says so in the result names' target text.
+``--quick`` uses 100k rows and says so in the result names' target text.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ from clickledger.store import tables as t  # noqa: E402
 from clickledger.store.engine import create_engine  # noqa: E402
 
 FULL_ROWS = 1_000_000
-QUICK_ROWS = 200_000
+QUICK_ROWS = 100_000
 PLAYERS_PER_ROWS = 10  # one player per 10 deposits
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

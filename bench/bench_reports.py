@@ -205,8 +205,8 @@ def _wait_for(http: httpx.Client, path: str, headers: dict[str, str], metric: st
 
 
 def run(quick: bool) -> list[Result]:
-    clicks_total = 1_000_000 if quick else 10_000_000
-    events_total = 100_000 if quick else 1_000_000
+    clicks_total = 300_000 if quick else 10_000_000
+    events_total = 30_000 if quick else 1_000_000
     rounds = 8 if quick else 30
     folder = Path(tempfile.mkdtemp(prefix="clickledger-bench-reports-"))
     url = f"sqlite:///{folder / 'reports.db'}"
@@ -251,7 +251,7 @@ def run(quick: bool) -> list[Result]:
     p95 = _p95(samples)
     volume = (f"{clicks:,} clicks / {events_total:,} events as rollups "
               f"({rollup_rows:,} event-rollup rows, generated in {generated_s:.0f} s; "
-              f"raw rows not generated{', --quick: 1/10 volume' if quick else ''})")
+              f"raw rows not generated{', --quick: 3/100 volume' if quick else ''})")
     return [
         Result("report_p95_ms", p95, "ms", _p95(health), f"≤100 ms; {volume}", p95 <= 100),
         Result("report_freshness_s", fresh_s, "s", one_dashboard,

@@ -119,6 +119,7 @@ def test_a_worker_killed_mid_drain_resumes_after_restart_and_loses_nothing(
             os.kill(first.pid, signal.SIGKILL)
             first.wait(30)
             assert first.returncode == -signal.SIGKILL
+            time.sleep(10 * RECEIVER_DELAY_S)  # requests already sent finish arriving
             at_kill = len(received.deliveries)
             assert at_kill < ROWS, "the drain finished before the kill"
             assert statuses(engine).get("pending", 0) > 0

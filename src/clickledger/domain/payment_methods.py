@@ -22,9 +22,6 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
-from schwifty import BIC, IBAN
-from schwifty.exceptions import SchwiftyException
-
 MAX_NAME_CHARS = 70  # SEPA creditor name limit
 MAX_FIELD_CHARS = 200
 
@@ -90,6 +87,9 @@ def _text(details: Mapping[str, Any], field: str, *, required: bool = True) -> s
 
 def validate_iban(text: str) -> str:
     """The IBAN in compact upper-case form, or ``PaymentDetailsError``."""
+    from schwifty import IBAN  # noqa: PLC0415 - heavy, loaded on first use
+    from schwifty.exceptions import SchwiftyException  # noqa: PLC0415 - heavy, loaded on first use
+
     try:
         return str(IBAN(text).compact)
     except SchwiftyException as exc:
@@ -98,6 +98,9 @@ def validate_iban(text: str) -> str:
 
 def validate_bic(text: str) -> str:
     """The BIC in compact upper-case form (8 or 11 characters), or ``PaymentDetailsError``."""
+    from schwifty import BIC  # noqa: PLC0415 - heavy, loaded on first use
+    from schwifty.exceptions import SchwiftyException  # noqa: PLC0415 - heavy, loaded on first use
+
     try:
         return str(BIC(text).compact)
     except SchwiftyException as exc:

@@ -31,7 +31,12 @@ from clickledger.operations.http_metrics import HttpMetrics
 from clickledger.runtime import Runtime
 from clickledger.store import migrate
 from clickledger.store.group_commit import GroupCommitter
-from clickledger.tracking.client_ip import IpNetwork, parse_ip, parse_networks
+from clickledger.tracking.client_ip import (
+    InvalidTrustedProxy,
+    IpNetwork,
+    parse_ip,
+    parse_networks,
+)
 
 if TYPE_CHECKING:
     from clickledger.http.app import HotPaths
@@ -139,7 +144,11 @@ def register(hot: HotPaths, runtime: Runtime) -> None:
         return
     metrics = HttpMetrics()
     gauges = DatabaseGauges(runtime.engine, runtime.clock, settings.metrics_db_cache_seconds)
+    try:
+        allowed = parse_networks(settings.metrics_allowed_ips)
+    except InvalidTrustedProxy as exc:
+        raise ValueError(f"metrics_allowed_ips: {settings.metrics_allowed_ips!r} holds an entry "
+                         "that is neither an IP address nor a CIDR") from exc
     hot.metrics = metrics
     hot.exact[METRICS_PATH] = MetricsHandler(
-        build_registry(hot, metrics, gauges), gauges, parse_networks(settings.metrics_allowed_ips),
-        settings.metrics_token)
+        build_registry(hot, metrics, gauges), gauges, allowed, settings.metrics_token)

@@ -20,7 +20,6 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sepaxml import SepaTransfer  # type: ignore[import-untyped]
 
 from clickledger.domain.money import format_money, from_minor
 from clickledger.domain.payment_methods import validate_bic, validate_iban
@@ -162,6 +161,9 @@ def render_pain001(
         raise PaymentFileError("no_sepa_payouts", "no approved EUR bank payouts to put in a file")
     if len(eligible) > MAX_SEPA_TRANSACTIONS:
         raise PaymentFileError("too_many_payouts", f"at most {MAX_SEPA_TRANSACTIONS} per file")
+    # sepaxml (lxml, XSD schemas) is heavy: loaded on first use, not at server start.
+    from sepaxml import SepaTransfer  # type: ignore[import-untyped]  # noqa: PLC0415
+
     transfer = SepaTransfer(_debtor(debtor_name, debtor_iban, debtor_bic), schema=SEPA_SCHEMA,
                             clean=True)
     try:

@@ -155,8 +155,8 @@ def post(ctx: Context, drafts: list[EntryDraft], now: datetime,
         key_ids.update({k: v.entry_id for k, v in
                         ledger_store.lines_by_keys(ctx.conn, need).items()})
     rows = [_row(d, period, key_ids, now) for d, period in booked]
-    ledger_store.insert_ignoring(ctx.conn, t.ledger_entries, rows, ["entry_key"])
-    report_store.record_commission_rollups(ctx.conn, rows)  # the dashboards' commission
+    added = ledger_store.insert_ignoring(ctx.conn, t.ledger_entries, rows, ["entry_key"])
+    report_store.record_commission_rollups(ctx.conn, rows, added)  # the dashboards' commission
     return [d for d, _ in booked]
 
 

@@ -18,9 +18,8 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
 import sqlalchemy as sa
 
 from clickledger.domain.ledger import EntryDraft, EntryKind
@@ -29,16 +28,17 @@ from clickledger.domain.reconciliation import Flag
 from clickledger.ids import new_id
 from clickledger.ingest.batch.limits import ImportLimits, get_limits
 from clickledger.services import audit
-from clickledger.services import reconciliation_matching as matching
-from clickledger.services import reconciliation_records as records
-from clickledger.services.reconciliation_statement import (
-    Statement,
-    StatementError,
-    StatementKind,
-    read_statement,
-)
+from clickledger.services.reconciliation_kinds import StatementKind
 from clickledger.store import tables as t
 from clickledger.store.bulk import insert_frame
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from clickledger.services.reconciliation_statement import Statement
+
+# polars (and the modules built on it) is heavy: the functions that need it load it on
+# first use, so the API and the web console start without it.
 
 __all__ = ["StatementKind"]
 MAX_TOLERANCE_MINOR = 10**9
@@ -108,6 +108,8 @@ def _tolerance_minor(text: str, currency: str) -> int:
 
 
 def _event_period(statement: Statement) -> tuple[datetime | None, datetime | None]:
+    import polars as pl  # noqa: PLC0415 - heavy, loaded on first use
+
     if "occurred_at" not in statement.lines.columns:
         return None, None
     days = statement.lines["occurred_at"].str.slice(0, 10).str.strptime(
@@ -122,6 +124,10 @@ def _event_period(statement: Statement) -> tuple[datetime | None, datetime | Non
 
 def _ours(conn: sa.Connection, statement: Statement, brand_id: str, start: datetime | None,
           end: datetime | None) -> pl.DataFrame:
+    from clickledger.services import (  # noqa: PLC0415 - heavy, loaded on first use
+        reconciliation_records as records,
+    )
+
     if statement.kind is StatementKind.EVENTS:
         keys = None if start is not None else statement.lines["key"].unique().to_list()
         return records.event_records(conn, brand_id, start, end, keys)
@@ -134,6 +140,12 @@ def _ours(conn: sa.Connection, statement: Statement, brand_id: str, start: datet
 
 
 def _with_affiliates(conn: sa.Connection, statement: Statement) -> pl.DataFrame:
+    import polars as pl  # noqa: PLC0415 - heavy, loaded on first use
+
+    from clickledger.services import (  # noqa: PLC0415 - heavy, loaded on first use
+        reconciliation_records as records,
+    )
+
     refs = statement.lines["operator_affiliate_id"].drop_nulls().unique().to_list()
     resolved = records.resolve_affiliates(conn, refs)
     lines = statement.lines.with_columns(
@@ -148,6 +160,14 @@ def _with_affiliates(conn: sa.Connection, statement: Statement) -> pl.DataFrame:
 def run_reconciliation(engine: sa.Engine, now: datetime, request: StatementRequest,
                        limits: ImportLimits | None = None) -> RunOutcome:
     """Match the statement and store the run with its items; one transaction."""
+    from clickledger.services import (  # noqa: PLC0415 - heavy, loaded on first use
+        reconciliation_matching as matching,
+    )
+    from clickledger.services.reconciliation_statement import (  # noqa: PLC0415 - heavy
+        StatementError,
+        read_statement,
+    )
+
     limits = limits or get_limits()
     try:
         statement = read_statement(request.data, request.file_name, request.kind, limits)
@@ -177,11 +197,15 @@ def run_reconciliation(engine: sa.Engine, now: datetime, request: StatementReque
 
 
 def _hex(column: str) -> pl.Expr:
+    import polars as pl  # noqa: PLC0415 - heavy, loaded on first use
+
     return pl.col(column).str.replace_all("-", "")
 
 
 def _store_items(conn: sa.Connection, run_id: str, items: pl.DataFrame,
                  lines: pl.DataFrame) -> None:
+    import polars as pl  # noqa: PLC0415 - heavy, loaded on first use
+
     from clickledger.ingest.batch.insert import new_ids  # noqa: PLC0415 - id helper only
 
     extra = [c for c in ("player_id", "kind", "occurred_at") if c in lines.columns]
@@ -345,6 +369,8 @@ def _statement_start(run: dict[str, Any]) -> datetime | None:
 
 def missing_events(conn: sa.Connection, run_id: str) -> pl.DataFrame:
     """The events an events statement listed and we lack, as import rows."""
+    import polars as pl  # noqa: PLC0415 - heavy, loaded on first use
+
     i = t.reconciliation_items
     rows = conn.execute(sa.select(i.c.line_no, i.c.match_key, i.c.theirs_minor,
                                   i.c.theirs_currency, i.c.details).where(

@@ -17,7 +17,6 @@ line rejects the statement with every error listed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 import polars as pl
 
@@ -33,16 +32,10 @@ from clickledger.ingest.batch.reader import (
     read_json_lines,
     unpack,
 )
+from clickledger.services.reconciliation_kinds import StatementKind as StatementKind
 
 MAX_ERRORS_REPORTED = 20
 MAX_KEY_CHARS = 255
-
-
-class StatementKind(StrEnum):
-    EVENTS = "events"
-    PLAYERS = "players"
-    AFFILIATES = "affiliates"
-
 
 KEY_COLUMN = {
     StatementKind.EVENTS: "txn_id", StatementKind.PLAYERS: "player_id",

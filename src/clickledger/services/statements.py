@@ -15,7 +15,6 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from fpdf import FPDF
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from clickledger.clock import utc
@@ -172,6 +171,8 @@ def _latin1(text: str) -> str:
 
 def render_pdf(statement: Statement) -> bytes:
     """The statement as a printable A4 PDF."""
+    from fpdf import FPDF  # noqa: PLC0415 - heavy, loaded on first use
+
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_page()

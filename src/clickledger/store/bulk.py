@@ -9,10 +9,12 @@ owns the transaction.
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
 import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    import polars as pl  # only for annotations: the caller already has the frame
 
 
 def _driver(conn: sa.Connection) -> Any:

@@ -136,7 +136,8 @@ class GroupCommitter(Generic[ItemT, ResultT]):
             if len(self._queue) >= self.max_queue_rows:
                 raise QueueFull(self.name)
             self._queue.append(_Pending(item, future))
-            if len(self._queue) == 1 or len(self._queue) == self._expected:
+            depth = len(self._queue)
+            if depth == 1 or depth == min(self._expected, self.max_batch_rows):
                 self._wake.notify()
         if self._thread is None:
             self.start()

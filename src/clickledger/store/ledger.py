@@ -52,15 +52,16 @@ def _prepare(conn: sa.Connection, table: sa.Table, columns: tuple[str, ...],
 
 
 def insert_ignoring(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]],
-                    index_elements: list[str]) -> None:
+                    index_elements: list[str]) -> int | None:
     """Insert ``rows``, skipping those whose unique key already exists (both dialects).
 
     The statement is compiled once per dialect and column set; rows go to the
     driver's ``executemany`` through the columns' own bind processors, without
-    building SQLAlchemy parameters row by row.
+    building SQLAlchemy parameters row by row.  Returns how many rows were new
+    where the driver counts them exactly (SQLite), else ``None``.
     """
     if not rows:
-        return
+        return 0
     columns = tuple(sorted({name for row in rows for name in row}))
     prepared = _prepare(conn, table, columns, tuple(index_elements))
     pairs = tuple(zip(prepared.names, prepared.processors, strict=True))
@@ -71,8 +72,11 @@ def insert_ignoring(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[st
     else:
         params = [{name: row.get(name) if process is None else process(row.get(name))
                    for name, process in pairs} for row in rows]
+    added = 0
     for start in range(0, len(params), INSERT_CHUNK_ROWS):
-        conn.exec_driver_sql(prepared.sql, params[start:start + INSERT_CHUNK_ROWS])
+        added += conn.exec_driver_sql(prepared.sql,
+                                      params[start:start + INSERT_CHUNK_ROWS]).rowcount
+    return added if conn.dialect.name == "sqlite" else None
 
 
 def _line(row: Any) -> PostedLine:

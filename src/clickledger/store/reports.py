@@ -18,6 +18,7 @@ the country falls back to the player's.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -37,10 +38,17 @@ METRICS = ("clicks", "unique_clicks", "registrations", "ftds", "qualified_cpas",
            "chargebacks_minor", "lots_milli", "commission_minor")
 SUB_DIMENSIONS = ("sub1", "sub2", "sub3", "sub4", "sub5")
 IN_CHUNK = 500
-UPSERT_CHUNK_ROWS = 500
+UPSERT_CHUNK_ROWS = 256  # rows per upsert statement (a power of two, see ``_statement_sizes``)
 DEPOSIT_KINDS = frozenset({"ftd", "deposit"})
+KEY_COLUMNS = ("affiliate_id", "dim", "day", "value", "currency")
+VALUE_MAX_CHARS = 255
 
-Key = tuple[str, str, date, str, str]  # affiliate, dim, day, value, currency
+# affiliate, dim, day, value, currency; affiliate and day as the database stores them
+Key = tuple[str, str, Any, str, str]
+Deltas = tuple[tuple[int, int], ...]  # (position in METRICS, amount)
+DimValues = tuple[tuple[str, str], ...]  # (dimension, value) pairs of a player's traffic
+_AT = {name: index for index, name in enumerate(METRICS)}
+_ZERO_ROW = (0,) * len(METRICS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,128 +74,224 @@ class ClickDims:
     is_unique: bool
 
 
+def deltas_of(metrics: Mapping[str, int]) -> Deltas:
+    """``{"registrations": 1}`` as the positional deltas ``Folder.add`` takes."""
+    return tuple((_AT[name], amount) for name, amount in metrics.items())
+
+
+def traffic_dims(traffic: Traffic) -> DimValues:
+    """The (dimension, value) pairs a player's traffic adds besides ``all`` and ``hour``."""
+    return (("brand", traffic.brand_id[:VALUE_MAX_CHARS]),
+            ("offer", traffic.offer_id[:VALUE_MAX_CHARS]),
+            ("link", traffic.link_id[:VALUE_MAX_CHARS]),
+            ("country", traffic.country[:VALUE_MAX_CHARS]),
+            ("device", traffic.device[:VALUE_MAX_CHARS]),
+            *((dim, sub[:VALUE_MAX_CHARS])
+              for dim, sub in zip(SUB_DIMENSIONS, traffic.subs, strict=True)))
+
+
 class Folder:
-    """Adds metric deltas to rollup keys in memory; ``write`` upserts them in one go."""
+    """Adds metric deltas to rollup keys in memory; ``write`` upserts them in one go.
 
-    def __init__(self) -> None:
-        self.rows: dict[Key, dict[str, int]] = {}
+    Keys hold the affiliate id and the day as the database stores them (on SQLite:
+    32 hex digits and ISO text), so rows read with plain driver SQL fold without
+    conversions; ``affiliate``, ``day`` and ``moment`` convert values from Core.
+    """
 
-    def add(self, affiliate_id: str, dim: str, day: date, value: str, currency: str,
-            deltas: Mapping[str, int]) -> None:
-        key = (affiliate_id, dim, day, value[:255], currency)
+    def __init__(self, dialect_name: str) -> None:
+        self.dialect_name = dialect_name
+        self.sqlite = dialect_name == "sqlite"
+        self.rows: dict[Key, list[int]] = {}
+        self._affiliates: dict[Any, str] = {}
+        self._moments: dict[tuple[date, int], tuple[Any, str]] = {}
+
+    def affiliate(self, affiliate_id: Any) -> str:
+        """The stored form of an affiliate id: canonical text from Core or a raw value."""
+        found = self._affiliates.get(affiliate_id)
+        if found is None:
+            text = str(affiliate_id)
+            found = self._affiliates[affiliate_id] = text.replace("-", "") if self.sqlite else text
+        return found
+
+    def day(self, day: date) -> Any:
+        """The stored form of a UTC day."""
+        return day.isoformat() if self.sqlite else day
+
+    def moment(self, at: Any) -> tuple[Any, str]:
+        """(stored UTC day, hour label) of a time: a datetime, or SQLite's stored text."""
+        if isinstance(at, str):  # 'YYYY-MM-DD HH:MM:SS.ffffff', read raw from SQLite
+            return at[:10], at[11:13]
+        moment = utc(at)
+        memo_key = (moment.date(), moment.hour)
+        found = self._moments.get(memo_key)
+        if found is None:
+            found = self._moments[memo_key] = (self.day(memo_key[0]), f"{moment.hour:02d}")
+        return found
+
+    def add(self, affiliate: str, dim: str, day: Any, value: str, currency: str,
+            deltas: Deltas) -> None:
+        """Fold ``deltas`` into one key (``affiliate`` and ``day`` in stored form)."""
+        key = (affiliate, dim, day, value[:VALUE_MAX_CHARS], currency)
         slot = self.rows.get(key)
         if slot is None:
-            self.rows[key] = dict(deltas)
-            return
-        for name, delta in deltas.items():
-            slot[name] = slot.get(name, 0) + delta
+            slot = self.rows[key] = list(_ZERO_ROW)
+        for index, amount in deltas:
+            slot[index] += amount
 
-    def add_traffic(self, affiliate_id: str, at: datetime, traffic: Traffic | None,
-                    currency: str, deltas: Mapping[str, int]) -> None:
-        """Fold ``deltas`` into every dimension of ``traffic`` (only ``all``/``hour`` if None)."""
-        moment = utc(at)
-        day = moment.date()
-        self.add(affiliate_id, "all", day, "", currency, deltas)
-        self.add(affiliate_id, "hour", day, f"{moment.hour:02d}", currency, deltas)
-        if traffic is None:
-            return
-        add = self.add
-        add(affiliate_id, "brand", day, traffic.brand_id, currency, deltas)
-        add(affiliate_id, "offer", day, traffic.offer_id, currency, deltas)
-        add(affiliate_id, "link", day, traffic.link_id, currency, deltas)
-        add(affiliate_id, "country", day, traffic.country, currency, deltas)
-        add(affiliate_id, "device", day, traffic.device, currency, deltas)
-        for dim, sub in zip(SUB_DIMENSIONS, traffic.subs, strict=True):
-            add(affiliate_id, dim, day, sub, currency, deltas)
+    def add_traffic(self, affiliate: str, at: Any, dims: DimValues | None, currency: str,
+                    deltas: Deltas) -> None:
+        """Fold ``deltas`` into ``all``, ``hour`` and every pair of ``dims`` (values already
+        cut to ``VALUE_MAX_CHARS``)."""
+        day, hour = self.moment(at)
+        rows = self.rows
+        for dim, value in (("all", ""), ("hour", hour), *(dims or ())):
+            key = (affiliate, dim, day, value, currency)
+            slot = rows.get(key)
+            if slot is None:
+                slot = rows[key] = list(_ZERO_ROW)
+            for index, amount in deltas:
+                slot[index] += amount
 
     def write(self, conn: sa.Connection) -> int:
         """Upsert every folded row (adding to existing counts); returns the rows written."""
         if not self.rows:
             return 0
-        statement = _UPSERTS.get(conn.dialect.name)
-        if statement is None:
-            statement = _UPSERTS[conn.dialect.name] = _upsert(conn.dialect.name)
-        rows = [
-            {"affiliate_id": key[0], "dim": key[1], "day": key[2], "value": key[3],
-             "currency": key[4], **{name: deltas.get(name, 0) for name in METRICS}}
-            for key, deltas in sorted(self.rows.items())  # one lock order: no deadlocks on PG
-        ]
-        for start in range(0, len(rows), UPSERT_CHUNK_ROWS):
-            conn.execute(statement, rows[start:start + UPSERT_CHUNK_ROWS])
-        written = len(rows)
+        flat: list[Any] = []
+        for key, metrics in sorted(self.rows.items()):  # one lock order: no deadlocks on PG
+            flat.extend(key)
+            flat.extend(metrics)
+        width = len(KEY_COLUMNS) + len(METRICS)
+        written = len(self.rows)
+        start = 0
+        for size in _statement_sizes(written):
+            end = start + size * width
+            conn.exec_driver_sql(_upsert_sql(self.dialect_name, size), tuple(flat[start:end]))
+            start = end
         self.rows = {}
         return written
 
 
-_UPSERTS: dict[str, Any] = {}
+def _statement_sizes(rows: int) -> list[int]:
+    """``rows`` split into powers of two of at most ``UPSERT_CHUNK_ROWS`` (a few statement
+    shapes, each prepared once and then found in the driver's statement cache)."""
+    sizes = []
+    while rows:
+        size = min(UPSERT_CHUNK_ROWS, 1 << (rows.bit_length() - 1))
+        sizes.append(size)
+        rows -= size
+    return sizes
 
 
-def _upsert(dialect_name: str) -> Any:
-    """The rollup upsert for a dialect, built once (building it costs more than running it)."""
-    table = t.report_rollups_daily
-    insert: Any = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
-    statement = insert(table)
-    return statement.on_conflict_do_update(
-        index_elements=["affiliate_id", "dim", "day", "value", "currency"],
-        set_={name: table.c[name] + statement.excluded[name] for name in METRICS},
-    )
+_UPSERT_SQL: dict[tuple[str, int], str] = {}
 
 
-def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), IN_CHUNK):
-        yield items[start:start + IN_CHUNK]
+def _upsert_sql(dialect_name: str, rows: int) -> str:
+    """A multi-row ``insert … on conflict do update`` adding to the rollup counts."""
+    found = _UPSERT_SQL.get((dialect_name, rows))
+    if found is not None:
+        return found
+    if dialect_name == "sqlite":
+        one_row = "(" + ", ".join(["?"] * (len(KEY_COLUMNS) + len(METRICS))) + ")"
+    elif dialect_name == "postgresql":
+        one_row = "(%s::uuid, %s, %s::date, %s, %s, " + ", ".join(
+            ["%s::bigint"] * len(METRICS)) + ")"
+    else:
+        raise ValueError(f"unsupported database dialect {dialect_name!r}")
+    table = t.report_rollups_daily.name
+    # Fixed names and placeholders only: no value is ever formatted into the SQL.
+    sql = (f"INSERT INTO {table} ({', '.join(KEY_COLUMNS + METRICS)}) VALUES "  # noqa: S608
+           + ", ".join([one_row] * rows)
+           + f" ON CONFLICT ({', '.join(KEY_COLUMNS)}) DO UPDATE SET "
+           + ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in METRICS))
+    _UPSERT_SQL[(dialect_name, rows)] = sql
+    return sql
+
+
+def _ids_param(dialect_name: str, ids: Iterable[str]) -> Any:
+    """Canonical ids as the one parameter of ``_IN_IDS`` for the dialect."""
+    if dialect_name == "sqlite":
+        return json.dumps([i.replace("-", "") for i in ids])
+    return list(ids)
+
+
+_IN_IDS = {"sqlite": "IN (SELECT value FROM json_each(?))", "postgresql": "= ANY(%s::uuid[])"}
+
+
+class _Reader:
+    """Turns raw driver values of one dialect into report values, memoised for one call."""
+
+    def __init__(self, dialect: sa.Dialect) -> None:
+        self._process = t.Id.dialect_impl(dialect).result_processor(dialect, None)
+        self._ids: dict[Any, str] = {}
+        self._sqlite = dialect.name == "sqlite"
+
+    def id_text(self, value: Any) -> str:
+        """An id column's value as its canonical text ('' for NULL)."""
+        if value is None:
+            return ""
+        found = self._ids.get(value)
+        if found is None:
+            found = self._ids[value] = str(self._process(value) if self._process else value)
+        return found
+
+    def key(self, value: Any) -> Any:
+        """A raw id made comparable with another raw id of the same dialect."""
+        return value.replace("-", "") if self._sqlite and isinstance(value, str) else value
 
 
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _traffic(row: Any) -> Traffic:
-    return Traffic(
-        brand_id=_text(row.brand_id), offer_id=_text(row.offer_id), link_id=_text(row.link_id),
-        subs=(_text(row.sub1), _text(row.sub2), _text(row.sub3), _text(row.sub4),
-              _text(row.sub5)),
-        country=_text(row.click_country or row.player_country), device=_text(row.device),
-    )
+def _dims(reader: _Reader, row: Sequence[Any]) -> DimValues:
+    """``traffic_dims`` of a raw row: brand, offer, link, sub1..sub5, click country,
+    player country, device."""
+    brand, offer, link, s1, s2, s3, s4, s5, click_country, player_country, device = row
+    return traffic_dims(Traffic(
+        brand_id=reader.id_text(brand), offer_id=reader.id_text(offer),
+        link_id=reader.id_text(link),
+        subs=(_text(s1), _text(s2), _text(s3), _text(s4), _text(s5)),
+        country=_text(click_country or player_country), device=_text(device)))
 
 
-def _traffic_columns() -> list[Any]:
-    p, c = t.players.c, t.clicks.c
-    return [p.brand_id, c.offer_id, c.link_id, c.sub1, c.sub2, c.sub3, c.sub4, c.sub5,
-            c.country.label("click_country"), p.country.label("player_country"), c.device]
+_TRAFFIC_COLUMNS = ("p.brand_id, c.offer_id, c.link_id, c.sub1, c.sub2, c.sub3, c.sub4, c.sub5,"
+                    " c.country, p.country, c.device")
+_CLICK_JOIN = "LEFT OUTER JOIN clicks c ON c.id = p.click_id"
+# Fixed names only; the ids go in as one parameter (``_IN_IDS``).
+_EVENT_SQL = (
+    "SELECT e.kind, e.occurred_at, e.amount_minor, e.currency, e.lots_milli, e.bets_minor,"  # noqa: S608
+    " e.wins_minor, e.bonus_minor, e.chargebacks_minor, p.affiliate_id, p.ftd_event_id, e.id,"
+    f" e.player_id, {_TRAFFIC_COLUMNS}"
+    f" FROM player_events e JOIN players p ON p.id = e.player_id {_CLICK_JOIN}"
+    " WHERE p.affiliate_id IS NOT NULL AND e.id "
+)
+_PLAYER_SQL = f"SELECT p.id, {_TRAFFIC_COLUMNS} FROM players p {_CLICK_JOIN} WHERE p.id "  # noqa: S608
 
 
-def _event_deltas(row: Any) -> dict[str, int]:
-    amount = row.amount_minor or 0
-    deltas: dict[str, int] = {}
-    if row.kind == "registration":
-        deltas["registrations"] = 1
-    if row.kind in DEPOSIT_KINDS:
-        deltas["deposits_minor"] = amount
-        if row.ftd_event_id is not None and str(row.ftd_event_id) == str(row.id):
-            deltas["ftds"] = 1
-            deltas["ftd_amount_minor"] = amount
-    if row.kind == "chargeback":
-        deltas["chargebacks_minor"] = amount
-    for name in ("bets_minor", "wins_minor", "bonus_minor"):
-        if getattr(row, name):
-            deltas[name] = getattr(row, name)
-    if row.kind == "activity" and row.chargebacks_minor:
-        deltas["chargebacks_minor"] = deltas.get("chargebacks_minor", 0) + row.chargebacks_minor
-    if row.lots_milli:
-        deltas["lots_milli"] = row.lots_milli
-    return deltas
-
-
-_e, _p, _c = t.player_events.c, t.players.c, t.clicks.c
-_EVENT_FACTS = sa.select(
-    _e.id, _e.kind, _e.occurred_at, _e.amount_minor, _e.currency, _e.lots_milli, _e.bets_minor,
-    _e.wins_minor, _e.bonus_minor, _e.chargebacks_minor, _p.affiliate_id, _p.ftd_event_id,
-    *_traffic_columns(),
-).select_from(
-    t.player_events.join(t.players, _p.id == _e.player_id)
-    .outerjoin(t.clicks, _c.id == _p.click_id)
-).where(_e.id.in_(sa.bindparam("ids", expanding=True)), _p.affiliate_id.is_not(None))
+def _event_deltas(kind: str, amount_minor: int | None, lots_milli: int | None,
+                  bets: int | None, wins: int | None, bonus: int | None,
+                  chargebacks: int | None, is_ftd: bool) -> Deltas:
+    amount = amount_minor or 0
+    deltas: list[tuple[int, int]] = []
+    if kind == "registration":
+        deltas.append((_AT["registrations"], 1))
+    if kind in DEPOSIT_KINDS:
+        deltas.append((_AT["deposits_minor"], amount))
+        if is_ftd:
+            deltas += ((_AT["ftds"], 1), (_AT["ftd_amount_minor"], amount))
+    if kind == "chargeback":
+        deltas.append((_AT["chargebacks_minor"], amount))
+    if bets:
+        deltas.append((_AT["bets_minor"], bets))
+    if wins:
+        deltas.append((_AT["wins_minor"], wins))
+    if bonus:
+        deltas.append((_AT["bonus_minor"], bonus))
+    if kind == "activity" and chargebacks:
+        deltas.append((_AT["chargebacks_minor"], chargebacks))
+    if lots_milli:
+        deltas.append((_AT["lots_milli"], lots_milli))
+    return tuple(deltas)
 
 
 def record_event_rollups(conn: sa.Connection, event_ids: Sequence[str]) -> int:
@@ -196,62 +300,89 @@ def record_event_rollups(conn: sa.Connection, event_ids: Sequence[str]) -> int:
     Call it once per event after the player is attributed: ingestion passes the
     batch's new events and the earlier events of players registered in it (those
     were skipped while the player had no affiliate).  Returns rows upserted.
+    One read (events joined to players and clicks) and a few multi-row upserts.
     """
-    folder = Folder()
-    for chunk in _chunks(list(event_ids)):
-        for row in conn.execute(_EVENT_FACTS, {"ids": chunk}):
-            deltas = _event_deltas(row)
-            if deltas:
-                folder.add_traffic(str(row.affiliate_id), row.occurred_at, _traffic(row),
-                                   row.currency or "", deltas)
+    ids = list(dict.fromkeys(event_ids))
+    if not ids:
+        return 0
+    dialect = conn.dialect
+    folder = Folder(dialect.name)
+    reader = _Reader(dialect)
+    player_dims: dict[Any, DimValues] = {}
+    rows = conn.exec_driver_sql(_EVENT_SQL + _IN_IDS[dialect.name],
+                                (_ids_param(dialect.name, ids),)).fetchall()
+    for row in rows:
+        kind, at, amount, currency, lots, bets, wins, bonus, chargebacks = row[:9]
+        affiliate, ftd_event_id, event_id, player_id = row[9:13]
+        is_ftd = ftd_event_id is not None and reader.key(ftd_event_id) == reader.key(event_id)
+        deltas = _event_deltas(kind, amount, lots, bets, wins, bonus, chargebacks, is_ftd)
+        if not deltas:
+            continue
+        dims = player_dims.get(player_id)
+        if dims is None:
+            dims = player_dims[player_id] = _dims(reader, row[13:])
+        folder.add_traffic(folder.affiliate(affiliate), at, dims, currency or "", deltas)
     return folder.write(conn)
 
 
-def _player_traffic(conn: sa.Connection, player_ids: set[str]) -> dict[str, Traffic]:
-    p, c = t.players.c, t.clicks.c
-    found: dict[str, Traffic] = {}
-    joined = t.players.outerjoin(t.clicks, c.id == p.click_id)
-    for chunk in _chunks(sorted(player_ids)):
-        query = sa.select(p.id, *_traffic_columns()).select_from(joined).where(p.id.in_(chunk))
-        for row in conn.execute(query):
-            found[str(row.id)] = _traffic(row)
-    return found
+def _player_traffic(conn: sa.Connection, player_ids: set[str]) -> dict[str, DimValues]:
+    """Canonical player id → the dimension values of its traffic, in one read."""
+    if not player_ids:
+        return {}
+    dialect = conn.dialect
+    reader = _Reader(dialect)
+    rows = conn.exec_driver_sql(_PLAYER_SQL + _IN_IDS[dialect.name],
+                                (_ids_param(dialect.name, sorted(player_ids)),))
+    return {reader.id_text(row[0]): _dims(reader, row[1:]) for row in rows}
 
 
-def _commission_deltas(entry: Mapping[str, Any]) -> dict[str, int]:
-    deltas = {"commission_minor": int(entry["amount_minor"])}
+def _commission_deltas(entry: Mapping[str, Any]) -> Deltas:
+    amount = (_AT["commission_minor"], int(entry["amount_minor"]))
     key = str(entry["entry_key"])
     if key.startswith("cpa:") and entry["kind"] == "commission":
-        deltas["qualified_cpas"] = 1
-    elif key.startswith("rev:cpa:"):
-        deltas["qualified_cpas"] = -1
-    return deltas
+        return (amount, (_AT["qualified_cpas"], 1))
+    if key.startswith("rev:cpa:"):
+        return (amount, (_AT["qualified_cpas"], -1))
+    return (amount,)
 
 
-def record_commission_rollups(conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> int:
+def record_commission_rollups(conn: sa.Connection, rows: Sequence[Mapping[str, Any]],
+                              inserted: int | None = None) -> int:
     """Fold just-posted ledger rows (dicts with id, entry_key, kind, affiliate_id, player_id,
     amount_minor, currency, created_at) into the rollups.
 
     Posting inserts with ``on conflict do nothing``; only rows whose ``id`` is
     now in the ledger (the ones this call inserted) are counted, so re-posting
-    the same drafts adds nothing.  Payout entries are not commission and are skipped.
+    the same drafts adds nothing.  ``inserted`` is how many of ``rows`` that insert
+    added when the driver counts exactly: all of them or none needs no look-up.
+    Payout entries are not commission and are skipped.
     """
     wanted = [r for r in rows if r.get("kind") != "payout"]
-    if not wanted:
+    if not wanted or inserted == 0:
         return 0
-    ids = [str(r["id"]) for r in wanted]
-    inserted: set[str] = set()
-    for chunk in _chunks(ids):
-        inserted.update(str(i) for i in conn.execute(
-            sa.select(t.ledger_entries.c.id).where(t.ledger_entries.c.id.in_(chunk))).scalars())
-    fresh = [r for r in wanted if str(r["id"]) in inserted]
+    if inserted is not None and inserted == len(rows):
+        fresh = wanted
+    else:
+        ids = [str(r["id"]) for r in wanted]
+        found: set[str] = set()
+        for chunk in _chunks(ids):
+            found.update(str(i) for i in conn.execute(
+                sa.select(t.ledger_entries.c.id).where(t.ledger_entries.c.id.in_(chunk)))
+                .scalars())
+        fresh = [r for r in wanted if str(r["id"]) in found]
     traffic = _player_traffic(conn, {str(r["player_id"]) for r in fresh if r.get("player_id")})
-    folder = Folder()
+    folder = Folder(conn.dialect.name)
     for entry in fresh:
-        player = traffic.get(str(entry["player_id"])) if entry.get("player_id") else None
-        folder.add_traffic(str(entry["affiliate_id"]), entry["created_at"], player,
+        player = entry.get("player_id")
+        folder.add_traffic(folder.affiliate(str(entry["affiliate_id"])), entry["created_at"],
+                           traffic.get(str(player)) if player else None,
                            str(entry["currency"]), _commission_deltas(entry))
     return folder.write(conn)
+
+
+def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), IN_CHUNK):
+        yield items[start:start + IN_CHUNK]
 
 
 def record_click_dimensions(conn: sa.Connection, stored: Sequence[ClickDims]) -> int:
@@ -259,13 +390,14 @@ def record_click_dimensions(conn: sa.Connection, stored: Sequence[ClickDims]) ->
 
     Meant for the click writer's batch transaction, right after its own rollup upsert.
     """
-    folder = Folder()
+    folder = Folder(conn.dialect.name)
     for click in stored:
-        deltas = {"clicks": 1, "unique_clicks": int(click.is_unique)}
-        day = utc(click.created_at).date()
+        deltas = ((_AT["clicks"], 1), (_AT["unique_clicks"], int(click.is_unique)))
+        affiliate = folder.affiliate(click.affiliate_id)
+        day = folder.day(utc(click.created_at).date())
         for index, sub in enumerate(click.subs[1:], start=2):
-            folder.add(click.affiliate_id, f"sub{index}", day, sub or "", "", deltas)
-        folder.add(click.affiliate_id, "device", day, click.device or "", "", deltas)
+            folder.add(affiliate, f"sub{index}", day, sub or "", "", deltas)
+        folder.add(affiliate, "device", day, click.device or "", "", deltas)
     return folder.write(conn)
 
 
@@ -340,11 +472,12 @@ def _fold_click_hour(conn: sa.Connection, hour: datetime, brand_of: dict[str, st
     h = t.click_rollups_hourly.c
     query = sa.select(h.affiliate_id, h.link_id, h.offer_id, h.sub1, h.country,
                       h.clicks, h.unique_clicks).where(h.hour == hour)
-    day, label = hour.date(), f"{hour.hour:02d}"
-    folder = Folder()
+    label = f"{hour.hour:02d}"
+    folder = Folder(conn.dialect.name)
+    day = folder.day(hour.date())
     for row in conn.execute(query):
-        deltas = {"clicks": int(row.clicks), "unique_clicks": int(row.unique_clicks)}
-        affiliate = str(row.affiliate_id)
+        deltas = deltas_of({"clicks": int(row.clicks), "unique_clicks": int(row.unique_clicks)})
+        affiliate = folder.affiliate(str(row.affiliate_id))
         offer = str(row.offer_id)
         for dim, value in (("all", ""), ("hour", label), ("brand", brand_of.get(offer, "")),
                            ("offer", offer), ("link", str(row.link_id)),

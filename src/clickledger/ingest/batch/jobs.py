@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -27,9 +27,14 @@ from clickledger.ingest.batch.kinds import FileKind, Policy
 from clickledger.ingest.batch.limits import ImportLimits
 from clickledger.ingest.batch.profiles import Profile, get_profile
 from clickledger.ingest.batch.report import errors_csv
-from clickledger.ingest.batch.runner import ImportRequest, ImportResult, run_import
 from clickledger.runtime import Runtime
 from clickledger.store import tables as t
+
+if TYPE_CHECKING:
+    from clickledger.ingest.batch.runner import ImportResult
+
+# ``runner`` (parse, insert: polars) is heavy; ``run_job`` loads it when a job runs, so
+# the API that queues and reads jobs starts without it.
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_ROWS = 50_000
@@ -93,6 +98,11 @@ def _update(runtime: Runtime, job_id: str, **values: Any) -> None:
 
 def run_job(runtime: Runtime, job_id: str, limits: ImportLimits) -> None:
     """Run a queued job to its end; every outcome is written to its row."""
+    from clickledger.ingest.batch.runner import (  # noqa: PLC0415 - heavy, loaded on first use
+        ImportRequest,
+        run_import,
+    )
+
     with runtime.engine.connect() as conn:
         job = get_job(conn, job_id)
         profile = _profile(conn, job)

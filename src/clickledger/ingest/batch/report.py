@@ -11,8 +11,10 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
-import polars as pl
+if TYPE_CHECKING:
+    import polars as pl
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 ERROR_COLUMNS = ("line", "column", "code", "message")
@@ -30,6 +32,8 @@ def safe_cell(value: object) -> str:
 
 def safe_expr(column: str) -> pl.Expr:
     """The same rule as ``safe_cell``, vectorised for a text column."""
+    import polars as pl  # noqa: PLC0415 - heavy, loaded on first use
+
     text = pl.col(column).cast(pl.String).fill_null("")
     risky = text.str.contains(r"^[=+\-@\t\r]")
     return pl.when(risky).then(pl.lit("'") + text).otherwise(text).alias(column)

@@ -24,7 +24,6 @@ from clickledger.http.api.errors import ApiError, error_body, not_found
 from clickledger.ingest.batch import jobs, profiles
 from clickledger.ingest.batch.kinds import FileKind, Policy
 from clickledger.ingest.batch.limits import get_limits
-from clickledger.ingest.batch.runner import UnknownIntegration, resolve_integration
 from clickledger.services.programme import actor_label
 
 router = APIRouter(tags=["imports"])
@@ -49,6 +48,12 @@ async def _read_limited(request: Request, limit_bytes: int) -> bytes:
 
 
 def _integration_for(conn: sa.Connection, principal: Principal, named: str | None) -> str:
+    # runner pulls in polars: loaded on the first upload, not at server start.
+    from clickledger.ingest.batch.runner import (  # noqa: PLC0415 - heavy, loaded on first use
+        UnknownIntegration,
+        resolve_integration,
+    )
+
     if principal.role is Role.INTEGRATION:
         own = principal.integration_id or ""
         if named and named != own:
@@ -138,6 +143,11 @@ def put_profile(
     principal: ManagerDep, name: str, body: dict[str, Any], conn: ConnDep, runtime: RuntimeDep,
 ) -> dict[str, Any]:
     """Create or replace the mapping profile ``name``."""
+    from clickledger.ingest.batch.runner import (  # noqa: PLC0415 - heavy, loaded on first use
+        UnknownIntegration,
+        resolve_integration,
+    )
+
     integration_id = None
     try:
         profile = profiles.profile_from_mapping({**body, "name": name})

@@ -23,8 +23,7 @@ from clickledger.ingest.batch.limits import get_limits
 from clickledger.ingest.batch.report import csv_text
 from clickledger.services import reconciliation as recon
 from clickledger.services.programme import actor_label
-from clickledger.services.reconciliation_backfill import backfill
-from clickledger.services.reconciliation_statement import StatementKind
+from clickledger.services.reconciliation_kinds import StatementKind
 
 router = APIRouter(prefix="/api/v1/reconciliation", tags=["reconciliation"])
 FinanceDep = Annotated[Principal, Depends(require(Role.FINANCE))]
@@ -139,6 +138,9 @@ def backfill_run(
     integration: Annotated[str, Query(min_length=1, max_length=200)],
 ) -> dict[str, Any]:
     """Import the events the operator listed and we lack, through the normal import path."""
+    # backfill runs the batch importer (polars): loaded on first use, not at server start.
+    from clickledger.services.reconciliation_backfill import backfill  # noqa: PLC0415
+
     try:
         result = backfill(runtime.engine, runtime.clock, runtime.settings.attribution_window_days,
                           run_id, integration, actor_label(principal))
