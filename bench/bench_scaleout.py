@@ -269,8 +269,11 @@ def measure_postgres(servers: list[Server], url: str, folder: Path, script: Path
     players = len(ids) // 4
     first = servers[0]
     try:
-        paths_a, _ = url_list(folder, integration, ids[: players // 10], "a-")
-        run_wrk_lua(first.base, script, paths_a, 1)  # warm-up (connections, caches)
+        warm = [url_list(folder, integration, ids[: players // 20], "a-")[0],
+                url_list(folder, integration, ids[players // 20: players // 10], "w-")[0]]
+        # warm both servers (connections, caches, prepared statements) before measuring
+        parallel_wrk([(server.base, paths) for server, paths in zip(servers, warm, strict=True)],
+                     script, 1)
         paths_a, total_a = url_list(folder, integration, ids[players // 10:players], "a2-")
         one = run_wrk_lua(first.base, script, paths_a, seconds)
         one["wrapped"] = float(one["requests"] >= total_a)

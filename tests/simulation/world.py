@@ -39,6 +39,7 @@ class SimWorld:
     links: dict[str, str]
     revshare_deal: str
     answers: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    gap_s: int = 1  # seconds between batches (0: batches share one arrival time)
 
     def submit(self, batch: list[Mapping[str, str]]) -> list[Answer]:
         """Validate and store ``batch`` through the ingestion flush, in one transaction."""
@@ -48,6 +49,7 @@ class SimWorld:
         with self.engine.begin() as conn:
             answers = self.flusher(conn, subs)
         done = [answer for answer in answers if answer is not None]
+        self.clock.advance(timedelta(seconds=self.gap_s))  # the next batch arrives later
         for fields, answer in zip(batch, done, strict=True):
             assert answer.body["status"] in ("accepted", "duplicate"), answer.body
             self.answers[fields["txn_id"]].add(str(answer.body["event_id"]))

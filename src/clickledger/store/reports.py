@@ -96,14 +96,17 @@ class Folder:
     Keys hold the affiliate id and the day as the database stores them (on SQLite:
     32 hex digits and ISO text), so rows read with plain driver SQL fold without
     conversions; ``affiliate``, ``day`` and ``moment`` convert values from Core.
+    Deltas are grouped by (affiliate, day, currency), then by (dimension, value):
+    a player's ``DimValues`` pairs are used as keys as they are.
     """
 
     def __init__(self, dialect_name: str) -> None:
         self.dialect_name = dialect_name
         self.sqlite = dialect_name == "sqlite"
-        self.rows: dict[Key, list[int]] = {}
+        self.groups: dict[tuple[str, Any, str], dict[tuple[str, str], list[int]]] = {}
         self._affiliates: dict[Any, str] = {}
         self._moments: dict[tuple[date, int], tuple[Any, str]] = {}
+        self._hours: dict[str, tuple[str, str]] = {}
 
     def affiliate(self, affiliate_id: Any) -> str:
         """The stored form of an affiliate id: canonical text from Core or a raw value."""
@@ -128,13 +131,21 @@ class Folder:
             found = self._moments[memo_key] = (self.day(memo_key[0]), f"{moment.hour:02d}")
         return found
 
+    def _group(self, affiliate: str, day: Any, currency: str) -> dict[tuple[str, str], list[int]]:
+        group_key = (affiliate, day, currency)
+        group = self.groups.get(group_key)
+        if group is None:
+            group = self.groups[group_key] = {}
+        return group
+
     def add(self, affiliate: str, dim: str, day: Any, value: str, currency: str,
             deltas: Deltas) -> None:
         """Fold ``deltas`` into one key (``affiliate`` and ``day`` in stored form)."""
-        key = (affiliate, dim, day, value[:VALUE_MAX_CHARS], currency)
-        slot = self.rows.get(key)
+        group = self._group(affiliate, day, currency)
+        pair = (dim, value[:VALUE_MAX_CHARS])
+        slot = group.get(pair)
         if slot is None:
-            slot = self.rows[key] = list(_ZERO_ROW)
+            slot = group[pair] = list(_ZERO_ROW)
         for index, amount in deltas:
             slot[index] += amount
 
@@ -143,32 +154,41 @@ class Folder:
         """Fold ``deltas`` into ``all``, ``hour`` and every pair of ``dims`` (values already
         cut to ``VALUE_MAX_CHARS``)."""
         day, hour = self.moment(at)
-        rows = self.rows
-        for dim, value in (("all", ""), ("hour", hour), *(dims or ())):
-            key = (affiliate, dim, day, value, currency)
-            slot = rows.get(key)
+        group = self._group(affiliate, day, currency)
+        hour_pair = self._hours.get(hour)
+        if hour_pair is None:
+            hour_pair = self._hours[hour] = ("hour", hour)
+        for pair in (_ALL, hour_pair, *(dims or ())):
+            slot = group.get(pair)
             if slot is None:
-                slot = rows[key] = list(_ZERO_ROW)
+                slot = group[pair] = list(_ZERO_ROW)
             for index, amount in deltas:
                 slot[index] += amount
 
     def write(self, conn: sa.Connection) -> int:
         """Upsert every folded row (adding to existing counts); returns the rows written."""
-        if not self.rows:
+        rows = [((affiliate, dim, day, value, currency), metrics)
+                for (affiliate, day, currency), group in self.groups.items()
+                for (dim, value), metrics in group.items()]
+        if not rows:
             return 0
+        if not self.sqlite:  # one lock order: no deadlocks on PG (SQLite locks the file)
+            rows.sort()
         flat: list[Any] = []
-        for key, metrics in sorted(self.rows.items()):  # one lock order: no deadlocks on PG
+        for key, metrics in rows:
             flat.extend(key)
             flat.extend(metrics)
         width = len(KEY_COLUMNS) + len(METRICS)
-        written = len(self.rows)
         start = 0
-        for size in _statement_sizes(written):
+        for size in _statement_sizes(len(rows)):
             end = start + size * width
             conn.exec_driver_sql(_upsert_sql(self.dialect_name, size), tuple(flat[start:end]))
             start = end
-        self.rows = {}
-        return written
+        self.groups = {}
+        return len(rows)
+
+
+_ALL = ("all", "")
 
 
 def _statement_sizes(rows: int) -> list[int]:
@@ -245,13 +265,15 @@ def _text(value: Any) -> str:
 
 def _dims(reader: _Reader, row: Sequence[Any]) -> DimValues:
     """``traffic_dims`` of a raw row: brand, offer, link, sub1..sub5, click country,
-    player country, device."""
+    player country, device (built directly: this runs for every player of a batch)."""
     brand, offer, link, s1, s2, s3, s4, s5, click_country, player_country, device = row
-    return traffic_dims(Traffic(
-        brand_id=reader.id_text(brand), offer_id=reader.id_text(offer),
-        link_id=reader.id_text(link),
-        subs=(_text(s1), _text(s2), _text(s3), _text(s4), _text(s5)),
-        country=_text(click_country or player_country), device=_text(device)))
+    cut, id_text = VALUE_MAX_CHARS, reader.id_text
+    return (("brand", id_text(brand)[:cut]), ("offer", id_text(offer)[:cut]),
+            ("link", id_text(link)[:cut]),
+            ("country", _text(click_country or player_country)[:cut]),
+            ("device", _text(device)[:cut]),
+            ("sub1", _text(s1)[:cut]), ("sub2", _text(s2)[:cut]), ("sub3", _text(s3)[:cut]),
+            ("sub4", _text(s4)[:cut]), ("sub5", _text(s5)[:cut]))
 
 
 _TRAFFIC_COLUMNS = ("p.brand_id, c.offer_id, c.link_id, c.sub1, c.sub2, c.sub3, c.sub4, c.sub5,"
