@@ -52,18 +52,6 @@ _ZERO_ROW = (0,) * len(METRICS)
 
 
 @dataclass(frozen=True, slots=True)
-class Traffic:
-    """Where a player came from: the dimension values its events and commissions carry."""
-
-    brand_id: str
-    offer_id: str
-    link_id: str
-    subs: tuple[str, str, str, str, str]
-    country: str
-    device: str
-
-
-@dataclass(frozen=True, slots=True)
 class ClickDims:
     """What ``record_click_dimensions`` needs of one stored click."""
 
@@ -77,17 +65,6 @@ class ClickDims:
 def deltas_of(metrics: Mapping[str, int]) -> Deltas:
     """``{"registrations": 1}`` as the positional deltas ``Folder.add`` takes."""
     return tuple((_AT[name], amount) for name, amount in metrics.items())
-
-
-def traffic_dims(traffic: Traffic) -> DimValues:
-    """The (dimension, value) pairs a player's traffic adds besides ``all`` and ``hour``."""
-    return (("brand", traffic.brand_id[:VALUE_MAX_CHARS]),
-            ("offer", traffic.offer_id[:VALUE_MAX_CHARS]),
-            ("link", traffic.link_id[:VALUE_MAX_CHARS]),
-            ("country", traffic.country[:VALUE_MAX_CHARS]),
-            ("device", traffic.device[:VALUE_MAX_CHARS]),
-            *((dim, sub[:VALUE_MAX_CHARS])
-              for dim, sub in zip(SUB_DIMENSIONS, traffic.subs, strict=True)))
 
 
 class Folder:
@@ -264,8 +241,8 @@ def _text(value: Any) -> str:
 
 
 def _dims(reader: _Reader, row: Sequence[Any]) -> DimValues:
-    """``traffic_dims`` of a raw row: brand, offer, link, sub1..sub5, click country,
-    player country, device (built directly: this runs for every player of a batch)."""
+    """The (dimension, value) pairs a player's traffic adds besides ``all`` and ``hour``,
+    from a raw row of brand, offer, link, sub1..sub5, click country, player country, device."""
     brand, offer, link, s1, s2, s3, s4, s5, click_country, player_country, device = row
     cut, id_text = VALUE_MAX_CHARS, reader.id_text
     return (("brand", id_text(brand)[:cut]), ("offer", id_text(offer)[:cut]),

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from clickledger.http.api.deps import ConnDep, ManagerDep, RuntimeDep, StaffDep
+from clickledger.http.api.schemas.common import IdText
 from clickledger.services import deals
 from clickledger.services.programme import actor_label
 
@@ -26,7 +27,7 @@ MAX_FX_ROWS = 10_000
 class DealCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
-    brand_id: str
+    brand_id: IdText
     kind: DealKindText
     currency: str = Field(min_length=3, max_length=4)
     terms: dict[str, Any]
@@ -41,7 +42,7 @@ class VersionCreate(BaseModel):
 
 class AssignmentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    affiliate_id: str
+    affiliate_id: IdText
     overrides: dict[str, Any] | None = None
     effective_from: datetime | None = None
 
@@ -68,21 +69,21 @@ def create_deal(principal: ManagerDep, body: DealCreate, conn: ConnDep,
 
 
 @router.get("/deals")
-def list_deals(principal: StaffDep, conn: ConnDep, brand_id: str | None = None,
+def list_deals(principal: StaffDep, conn: ConnDep, brand_id: IdText | None = None,
                limit: int = Query(default=100, ge=1, le=500)) -> dict[str, Any]:
     del principal
     return {"items": deals.list_deals(conn, brand_id, limit)}
 
 
 @router.get("/deals/{deal_id}")
-def get_deal(principal: StaffDep, deal_id: str, conn: ConnDep) -> dict[str, Any]:
+def get_deal(principal: StaffDep, deal_id: IdText, conn: ConnDep) -> dict[str, Any]:
     del principal
     deal = deals.deal_row(conn, deal_id)
     return {**deal, "assignments": deals.assignments_of(conn, deal_id)}
 
 
 @router.post("/deals/{deal_id}/versions", status_code=201)
-def add_version(principal: ManagerDep, deal_id: str, body: VersionCreate, conn: ConnDep,
+def add_version(principal: ManagerDep, deal_id: IdText, body: VersionCreate, conn: ConnDep,
                 runtime: RuntimeDep) -> dict[str, Any]:
     return deals.add_version(conn, deal_id=deal_id, terms=body.terms,
                              effective_from=body.effective_from, actor=actor_label(principal),
@@ -90,7 +91,7 @@ def add_version(principal: ManagerDep, deal_id: str, body: VersionCreate, conn: 
 
 
 @router.post("/deals/{deal_id}/assignments", status_code=201)
-def assign_deal(principal: ManagerDep, deal_id: str, body: AssignmentCreate, conn: ConnDep,
+def assign_deal(principal: ManagerDep, deal_id: IdText, body: AssignmentCreate, conn: ConnDep,
                 runtime: RuntimeDep) -> dict[str, Any]:
     return deals.assign(conn, deal_id=deal_id, affiliate_id=body.affiliate_id,
                         overrides=body.overrides, effective_from=body.effective_from,

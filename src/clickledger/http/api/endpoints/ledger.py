@@ -16,6 +16,7 @@ from clickledger.domain.money import from_minor
 from clickledger.domain.roles import Role
 from clickledger.http.api.deps import ConnDep, ReaderDep, RuntimeDep
 from clickledger.http.api.errors import not_found
+from clickledger.http.api.schemas.common import IdText
 from clickledger.services import simulate as simulation
 from clickledger.store import tables as t
 
@@ -33,7 +34,7 @@ def _entry(row: Any) -> dict[str, Any]:
 @router.get("/ledger")
 def list_ledger(
     principal: ReaderDep, conn: ConnDep,
-    affiliate_id: str | None = None, player_id: str | None = None,
+    affiliate_id: IdText | None = None, player_id: IdText | None = None,
     kind: Literal["commission", "reversal", "adjustment", "payout"] | None = None,
     deal_type: str | None = None, period_start: datetime | None = None,
     currency: str | None = None, after_key: str | None = None,
@@ -62,7 +63,7 @@ def list_ledger(
 
 
 @router.get("/ledger/{entry_id}")
-def get_entry(principal: ReaderDep, entry_id: str, conn: ConnDep) -> dict[str, Any]:
+def get_entry(principal: ReaderDep, entry_id: IdText, conn: ConnDep) -> dict[str, Any]:
     e = t.ledger_entries
     try:
         row = conn.execute(sa.select(e).where(e.c.id == entry_id)).mappings().first()
@@ -75,12 +76,12 @@ def get_entry(principal: ReaderDep, entry_id: str, conn: ConnDep) -> dict[str, A
 
 class SimulateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    affiliate_id: str
+    affiliate_id: IdText
     period_start: datetime
     kind: Literal["cpa", "cpl", "revshare", "hybrid", "ib_rebate"]
     terms: dict[str, Any]
     currency: str = Field(min_length=3, max_length=4)
-    brand_id: str
+    brand_id: IdText
 
 
 @router.post("/simulate")
