@@ -19,12 +19,7 @@ NOT_MANUAL_CHANGES: dict[tuple[str, str], str] = {
     ("PATCH", "/api/v1/promo-codes/{promo_id}"):
         "the matrix body sets the status it already has: no change, so no row",
 }
-# BUG, reported (batch import area): saving or deleting a mapping profile is a manager's
-# change of import configuration but writes no audit row.  Remove once they are audited.
-KNOWN_UNAUDITED = {
-    ("PUT", "/api/v1/import-profiles/{name}"),
-    ("DELETE", "/api/v1/import-profiles/{name}"),
-}
+KNOWN_UNAUDITED: set[tuple[str, str]] = set()
 # Role-matrix parameter factories that need state this sequential walk has already changed
 # (e.g. the fraud queue's held conversion): tolerated, and listed when the test fails.
 MAX_UNPREPARED = 3

@@ -43,8 +43,6 @@ DEPOSIT_KINDS = frozenset({"ftd", "deposit"})
 KEY_COLUMNS = ("affiliate_id", "dim", "day", "value", "currency")
 VALUE_MAX_CHARS = 255
 
-# affiliate, dim, day, value, currency; affiliate and day as the database stores them
-Key = tuple[str, str, Any, str, str]
 Deltas = tuple[tuple[int, int], ...]  # (position in METRICS, amount)
 DimValues = tuple[tuple[str, str], ...]  # (dimension, value) pairs of a player's traffic
 _AT = {name: index for index, name in enumerate(METRICS)}

@@ -24,6 +24,7 @@ from clickledger.http.api.errors import ApiError, error_body, not_found
 from clickledger.ingest.batch import jobs, profiles
 from clickledger.ingest.batch.kinds import FileKind, Policy
 from clickledger.ingest.batch.limits import get_limits
+from clickledger.services import audit
 from clickledger.services.programme import actor_label
 
 router = APIRouter(tags=["imports"])
@@ -157,18 +158,28 @@ def put_profile(
         raise ApiError(422, exc.code, str(exc)) from exc
     except (UnknownIntegration, ValueError, TypeError) as exc:
         raise ApiError(422, "invalid_profile", str(exc)) from exc
+    before = profiles.get_profile(conn, name)
     saved = profiles.save_profile(conn, profile, runtime.clock.now(), integration_id)
-    return _profile_view(saved)
+    view = _profile_view(saved)
+    audit.record(conn, actor=actor_label(principal), action="import_profile.save",
+                 entity="import_profile", entity_id=str(saved.id), now=runtime.clock.now(),
+                 before=_profile_view(before) if before else None, after=view)
+    return view
 
 
 @router.delete("/api/v1/import-profiles/{name}", status_code=204)
-def delete_profile(principal: ManagerDep, name: str, conn: ConnDep) -> Response:
+def delete_profile(principal: ManagerDep, name: str, conn: ConnDep,
+                   runtime: RuntimeDep) -> Response:
+    before = profiles.get_profile(conn, name)
     try:
         removed = profiles.delete_profile(conn, name)
     except profiles.ProfileError as exc:
         raise ApiError(409, exc.code, str(exc)) from exc
-    if not removed:
+    if not removed or before is None:
         raise not_found("import profile")
+    audit.record(conn, actor=actor_label(principal), action="import_profile.delete",
+                 entity="import_profile", entity_id=str(before.id), now=runtime.clock.now(),
+                 before=_profile_view(before))
     return Response(status_code=204)
 
 
