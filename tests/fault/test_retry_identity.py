@@ -5,17 +5,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from tests.ingest.conftest import Client, run_app, seed_world
 
 from clickledger.clock import FakeClock
 from clickledger.runtime import Runtime
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (ingest/validate.py): the payload hash includes the activity day derived from the "
-    "receipt time when the postback names neither ts nor day, so an identical retry after "
-    "midnight UTC is refused 409 conflict_payload_mismatch instead of answered duplicate"))
 def test_an_activity_postback_retried_the_next_day_is_a_duplicate(
     runtime: Runtime, clock: FakeClock,
 ) -> None:

@@ -222,7 +222,9 @@ def validate(
         "click_id": event.click_id, "promo": event.promo_code, "country": event.country,
         "lots": lots.normalize() if lots is not None else None, "instrument": instrument,
         "account_type": event.account_type,
-        "day": event.activity_day, "reverses": event.reverses_txn_id, "source": source.value,
+        # a day derived from the receipt time is not content: a retry after midnight matches
+        "day": event.activity_day if fields.get("day", "").strip() else None,
+        "reverses": event.reverses_txn_id, "source": source.value,
     }
     content.update({name: (value.normalize() if value is not None else None)
                     for name, value in money.items()})
