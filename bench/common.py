@@ -30,7 +30,8 @@ class Result:
         data["value"] = round(self.value, 3)
         if self.baseline is not None:
             data["baseline"] = round(self.baseline, 3)
-        ordered = {k: data[k] for k in ("name", "value", "unit", "baseline", "ratio", "target", "ok")}
+        keys = ("name", "value", "unit", "baseline", "ratio", "target", "ok")
+        ordered = {k: data[k] for k in keys}
         return json.dumps(ordered)
 
 
