@@ -52,4 +52,6 @@ def configure_logging(log_format: LogFormat, level: str) -> None:
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # Alembic explains its context at INFO on every start; only its problems are news.
+    logging.getLogger("alembic").setLevel(max(root.level, logging.WARNING))
     logging.captureWarnings(True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -9,6 +10,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -22,7 +25,11 @@ def alembic_config(engine: sa.Engine) -> Config:
 
 def upgrade(engine: sa.Engine, revision: str = "head") -> None:
     """Bring the database at ``engine`` up to ``revision`` (empty or older databases alike)."""
+    before = current_revision(engine)
     command.upgrade(alembic_config(engine), revision)
+    after = current_revision(engine)
+    if after != before:
+        log.info("database schema migrated from %s to %s", before or "empty", after)
 
 
 def downgrade(engine: sa.Engine, revision: str) -> None:
