@@ -17,6 +17,7 @@ from clickledger.web import lists, pages
 from clickledger.web import report_views as rv
 from clickledger.web.guard import Hidden, action, page, runtime_of, see_other
 from clickledger.web.render import render
+from clickledger.web.report_routes import add_report_routes
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 AREA = "console"
@@ -28,39 +29,7 @@ def _actor(session: pages.Session) -> str:
     return f"user:{session.user_id} {session.email}"[:200]
 
 
-@router.get("")
-def dashboard(request: Request) -> Response:
-    query = rv.parse(request)
-    now = runtime_of(request).clock.now()
-    return page(request, AREA, lambda s, c: rv.dashboard_page(s, c, AREA, query, now))
-
-
-@router.get("/affiliates/{affiliate_id}")
-def affiliate_dashboard(request: Request, affiliate_id: str) -> Response:
-    query = rv.parse(request)
-    query = rv.ReportQuery(query.period, query.start, query.end, affiliate_id, query.by,
-                           query.sort, query.order)
-    now = runtime_of(request).clock.now()
-    return page(request, AREA, lambda s, c: rv.dashboard_page(s, c, AREA, query, now))
-
-
-@router.get("/breakdown")
-def breakdown(request: Request) -> Response:
-    query = rv.parse(request)
-    now = runtime_of(request).clock.now()
-    return page(request, AREA, lambda s, c: rv.breakdown_page(s, c, AREA, query, now))
-
-
-@router.get("/breakdown.csv")
-def breakdown_csv(request: Request) -> Response:
-    query = rv.parse(request)
-    now = runtime_of(request).clock.now()
-    return page(request, AREA, lambda s, c: rv.breakdown_csv(s, c, query, now))
-
-
-@router.get("/players")
-def players(request: Request) -> Response:
-    return page(request, AREA, lambda s, c: rv.players_page(s, c, AREA, request))
+add_report_routes(router, AREA)
 
 
 @router.get("/links")
