@@ -150,3 +150,24 @@ def test_a_saved_profile_maps_an_operators_headers(engine: sa.Engine, clock: Fak
                  "Deposit ID,Player,When,Amount,Curr\nX,p1,02/12/2025,3,usd\n", profile=profile)
     assert result.inserted == 1
     assert [(e.txn_id, e.amount_minor, e.currency) for e in events(engine)] == [("X", 300, "USD")]
+
+
+def test_imported_deposits_reach_the_report_rollups_like_postbacks(
+    engine: sa.Engine, clock: FakeClock
+) -> None:
+    seeded = seed(engine, clock.now())
+    with engine.begin() as conn:
+        conn.execute(t.promo_codes.insert().values(
+            id=new_id(), code="WELCOME", affiliate_id=seeded.affiliate_id,
+            brand_id=seeded.brand_id, created_at=clock.now(), updated_at=clock.now()))
+    run(engine, clock, seeded, "txn_id,player_id,occurred_at,promo_code\n"
+                               "R1,p1,2025-11-30 08:00:00,WELCOME\n", kind=FileKind.REGISTRATIONS)
+    run(engine, clock, seeded, DEPOSITS)
+    r = t.report_rollups_daily
+    with engine.connect() as conn:
+        totals = conn.execute(
+            sa.select(sa.func.sum(r.c.registrations), sa.func.sum(r.c.ftds),
+                      sa.func.sum(r.c.ftd_amount_minor))
+            .where(r.c.affiliate_id == seeded.affiliate_id, r.c.dim == "all")).one()
+    # p1 registered by promo code; its first deposit D1 20.00 EUR is its FTD (p2 is unattributed)
+    assert tuple(int(v or 0) for v in totals) == (1, 1, 2000)

@@ -45,6 +45,7 @@ from clickledger.services.registration import (
 )
 from clickledger.store import fraud_queue
 from clickledger.store import tables as t
+from clickledger.store.reports import record_event_rollups
 
 EXISTING_QUERY_BATCH = 2000
 
@@ -175,6 +176,7 @@ def store_rows(conn: sa.Connection, rows: pl.DataFrame, target: Target, window_d
             evaluate_events(conn, stored, now)
             enqueue_for_events(conn, stored, now)
             fraud_queue.enqueue(conn, stored, now)  # assessed by the fraud worker
+            record_event_rollups(conn, stored)  # report rollups, as postbacks do
             inserted.extend(stored)
             if progress:
                 progress(len(inserted))
@@ -184,6 +186,7 @@ def store_rows(conn: sa.Connection, rows: pl.DataFrame, target: Target, window_d
             evaluate_events(conn, earlier, now)
             enqueue_for_events(conn, earlier, now)
             fraud_queue.enqueue(conn, earlier, now)
+            record_event_rollups(conn, earlier)
         _count_accepted(new, target, health)
     health.add(target.integration_id, target.received_at, duplicates=rows.height - new.height,
                rejected=rejected)
