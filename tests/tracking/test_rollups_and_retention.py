@@ -123,3 +123,23 @@ def test_the_prune_command_uses_the_retention_setting_or_the_option(
     with runtime.engine.connect() as conn:
         total = conn.execute(sa.select(sa.func.sum(t.click_rollups_hourly.c.clicks))).scalar()
     assert total == 3
+
+
+def test_clicks_count_by_sub2_to_sub5_and_device_in_the_report_rollups(
+    runtime: Runtime, programme: Programme
+) -> None:
+    link = read_links(runtime.engine, ["spring"])["spring"]
+    writer = _writer(runtime)
+    first, repeat, other = (_click(link, START, "fb", ip, visitor) for ip, visitor in
+                            (("8.8.8.8", "v1"), ("8.8.8.8", "v1"), ("8.8.4.4", "v2")))
+    first.subs[1] = repeat.subs[1] = "adset-7"
+    _flush(runtime, writer, [first, repeat, other])
+    r = t.report_rollups_daily
+    with runtime.engine.connect() as conn:
+        rows = {(row.dim, row.value): (row.clicks, row.unique_clicks) for row in conn.execute(
+            sa.select(r.c.dim, r.c.value, r.c.clicks, r.c.unique_clicks)
+            .where(r.c.dim.in_(["sub2", "device"])))}
+    # three clicks, two visitors: v1 twice on adset-7 (one unique), v2 once without sub2
+    assert rows[("sub2", "adset-7")] == (2, 1)
+    assert rows[("sub2", "")] == (1, 1)
+    assert sum(clicks for (dim, _), (clicks, _u) in rows.items() if dim == "device") == 3

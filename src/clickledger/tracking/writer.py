@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from clickledger.clock import Clock, utc
+from clickledger.store.reports import ClickDims, record_click_dimensions
 from clickledger.store.tables import clicks
 from clickledger.tracking.enrich import Enricher, UaFacts
 from clickledger.tracking.links import LinkTarget
@@ -138,10 +139,13 @@ class ClickWriter:
         rows: list[Any] = []
         rollups: dict[tuple[int, str, str, str, str, str], list[int]] = {}
         to_id, to_time, to_bool = self._id, self._time, self._bool
+        dims: list[ClickDims] = []
         for click in batch:
             hour, stored_ip, country, ua, unique = click.derived or self._derive(click)
             link = click.link
             subs = click.subs
+            dims.append(ClickDims(click.created_at, link.affiliate_id,
+                                  (subs[0], subs[1], subs[2], subs[3], subs[4]), ua.device, unique))
             extra = json.dumps(click.extra) if click.extra else None
             rows.extend((
                 to_id(click.click_id), to_time(click.created_at), to_id(link.link_id),
@@ -167,6 +171,7 @@ class ClickWriter:
                 to_id(offer_id), sub1, country, counts[0], counts[1],
             ))
         self._execute(conn, self._rollup_sql, rollup_sql, rollup_rows, len(ROLLUP_COLUMNS))
+        record_click_dimensions(conn, dims)  # sub2..sub5 and device, for the report pages
         return [click.click_id for click in batch]
 
     def _execute(
