@@ -15,7 +15,7 @@ from urllib.parse import parse_qs
 
 import uvicorn
 
-from clickledger.http.asgi import Receive, Scope, Send, read_body
+from clickledger.http.asgi import Receive, Scope, Send
 
 
 @dataclass
@@ -35,11 +35,25 @@ class Received:
         return Counter(d.dedupe_key for d in self.deliveries)
 
 
+async def _whole_body(receive: Receive) -> bytes | None:
+    """The request body, or None when the client disconnected before sending all of it."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
 def _app(received: Received) -> Any:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        body = await read_body(receive)
+        body = await _whole_body(receive)
+        if body is None:
+            return  # the sender died mid-request (kill -9): a torn request is no delivery
         if received.delay_s:
             await asyncio.sleep(received.delay_s)
         headers = {name.decode(): value.decode() for name, value in scope["headers"]}
