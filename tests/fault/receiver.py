@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
-import uvicorn
+from tests.workers.receiver import serving
 
 from clickledger.http.asgi import Receive, Scope, Send
 
@@ -70,18 +68,5 @@ def _app(received: Received) -> Any:
 
 @contextmanager
 def running_receiver(port: int, received: Received) -> Iterator[str]:
-    config = uvicorn.Config(_app(received), host="127.0.0.1", port=port, log_level="error",
-                            lifespan="off", access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("receiver did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serving(_app(received), port) as base:
+        yield base

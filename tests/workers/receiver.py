@@ -42,8 +42,9 @@ def receiver_app(hits: Hits) -> Any:
 
 
 @contextmanager
-def running_receiver(port: int, hits: Hits) -> Iterator[str]:
-    config = uvicorn.Config(receiver_app(hits), host="127.0.0.1", port=port, log_level="error",
+def serving(app: Any, port: int) -> Iterator[str]:
+    """Run ``app`` on uvicorn at 127.0.0.1:``port`` in a thread; yield its base URL."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error",
                             lifespan="off", access_log=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -58,3 +59,9 @@ def running_receiver(port: int, hits: Hits) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@contextmanager
+def running_receiver(port: int, hits: Hits) -> Iterator[str]:
+    with serving(receiver_app(hits), port) as base:
+        yield base

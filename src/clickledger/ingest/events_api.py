@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from clickledger.http.asgi import BodyTooLarge, Receive, Scope, Send, read_body
-from clickledger.ingest.hub import IngestHub, send_answer
+from clickledger.http.asgi import Receive, Scope, Send
+from clickledger.ingest.hub import IngestHub, read_request, send_answer
 from clickledger.ingest.integrations import IntegrationInfo
-from clickledger.ingest.params import decode_query, load_json, object_params
+from clickledger.ingest.params import load_json, object_params
 from clickledger.ingest.pipeline import Answer, rejected
 from clickledger.ingest.s2s import signed_parts
 from clickledger.ingest.validate import Invalid
@@ -38,16 +38,10 @@ class EventsHandler:
         await send_answer(send, await self.handle(scope, receive))
 
     async def handle(self, scope: Scope, receive: Receive) -> Answer:
-        try:
-            body = await read_body(receive, self.settings.max_body_bytes)
-        except BodyTooLarge:
-            return rejected("body_too_large",
-                            f"the body is over {self.settings.max_body_bytes} bytes", 413)
-        try:
-            raw_query = decode_query(scope.get("query_string", b""),
-                                     self.settings.max_query_string_bytes)
-        except Invalid as problem:
-            return rejected(problem.code, problem.message, problem.status)
+        request = await read_request(scope, receive, self.settings)
+        if isinstance(request, Answer):
+            return request
+        body, raw_query = request
         auth = self.hub.authenticate(scope, signed_parts(scope, {}), raw_query, body)
         if isinstance(auth, Answer):
             return auth

@@ -21,10 +21,11 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from clickledger.domain.events import Source
-from clickledger.http.asgi import Scope, Send, header, respond
+from clickledger.http.asgi import BodyTooLarge, Receive, Scope, Send, header, read_body, respond
 from clickledger.ingest import signatures
 from clickledger.ingest.integrations import IntegrationDirectory, IntegrationInfo
 from clickledger.ingest.mapping import map_parameters
+from clickledger.ingest.params import decode_query
 from clickledger.ingest.pipeline import (
     Answer,
     Flusher,
@@ -39,6 +40,7 @@ from clickledger.ingest.pipeline import (
 from clickledger.ingest.validate import Invalid, validate
 from clickledger.runtime import Runtime
 from clickledger.services.registration import RaceLost
+from clickledger.settings import Settings
 from clickledger.store.group_commit import CommitterStopped, GroupCommitter, QueueFull
 from clickledger.tracking.client_ip import ClientIpResolver
 
@@ -66,6 +68,22 @@ async def send_answer(
     if answer.http_status == 503:
         headers.append((b"retry-after", b"1"))
     await respond(send, answer.http_status, encode(answer), headers, content_type=JSON)
+
+
+async def read_request(
+    scope: Scope, receive: Receive, settings: Settings
+) -> tuple[bytes, str] | Answer:
+    """The body and the decoded query string within their limits, or the refusal to send."""
+    try:
+        body = await read_body(receive, settings.max_body_bytes)
+    except BodyTooLarge:
+        return rejected("body_too_large", f"the body is over {settings.max_body_bytes} bytes",
+                        413)
+    try:
+        raw_query = decode_query(scope.get("query_string", b""), settings.max_query_string_bytes)
+    except Invalid as problem:
+        return rejected(problem.code, problem.message, problem.status)
+    return body, raw_query
 
 
 class DuplicateCache:

@@ -10,12 +10,11 @@ refusal is recorded for the integration's health view.
 
 from __future__ import annotations
 
-from clickledger.http.asgi import BodyTooLarge, Receive, Scope, Send, header, read_body
+from clickledger.http.asgi import Receive, Scope, Send, header
 from clickledger.ingest import signatures
-from clickledger.ingest.hub import IngestHub, send_answer
+from clickledger.ingest.hub import IngestHub, read_request, send_answer
 from clickledger.ingest.params import (
     body_params,
-    decode_query,
     parse_pairs,
     to_dict,
     without_auth,
@@ -64,14 +63,11 @@ class PostbackHandler:
         await send_answer(send, await self.handle(scope, receive))
 
     async def handle(self, scope: Scope, receive: Receive) -> Answer:
+        request = await read_request(scope, receive, self.settings)
+        if isinstance(request, Answer):
+            return request
+        body, raw_query = request
         try:
-            body = await read_body(receive, self.settings.max_body_bytes)
-        except BodyTooLarge:
-            return rejected("body_too_large",
-                            f"the body is over {self.settings.max_body_bytes} bytes", 413)
-        try:
-            raw_query = decode_query(scope.get("query_string", b""),
-                                     self.settings.max_query_string_bytes)
             pairs = parse_pairs(raw_query, self.settings.max_query_params)
         except Invalid as problem:
             return rejected(problem.code, problem.message, problem.status)
