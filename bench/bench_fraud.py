@@ -4,15 +4,21 @@ The generated world (``fraud_traffic``) is replayed hour by hour into a fresh
 SQLite database the way the live system sees it: each hour's clicks fold into
 the counters (``record_clicks``), then each hour's events are stored, the
 commission engine posts (``evaluate_events``) and the fraud service assesses
-(``assess_events``) in the same transaction.  A conversion (a player with an
-FTD) counts as caught when its player's latest assessment holds or rejects it.
+(``assess_events``) in the same transaction.  The last hours (a backlog of
+``QUICK_RATE_EVENTS`` events with --quick, else ``FULL_BACKLOG_EVENTS``) are
+stored, posted and queued as ingestion does, and the fraud worker drains them
+(the production path).  A conversion (a player with an FTD) counts as caught
+when its player's latest assessment holds or rejects it.
 
 Baseline, measured on the same conversions: a user-agent-only rule (hold when
 the click's user agent is a crawler, an automation tool or empty).  Per rule
 family: precision = share of conversions where the family fired that are
-fraud; recall = share of that pattern's fraud conversions caught.  The speed
-line is events assessed per second by ``assess_events`` alone, against the
-commission engine's own rate on the same batches.
+fraud; recall = share of that pattern's fraud conversions caught.  Speed lines:
+``fraud_assess_events_per_s`` re-runs ``assess_events`` alone over stored events
+(writes are no-ops then) against the commission engine's own rate;
+``fraud_worker_events_per_s`` is the worker's drain of the fresh backlog, end
+to end, per CPU second of this process (SQLite runs in it), with its µs per
+event and its wall-clock rate beside it.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -179,8 +185,12 @@ class Timing:
     evaluate_s: float = 0.0
 
 
-def replay(engine: sa.Engine, traffic: Traffic, config: FraudConfig) -> tuple[Ids, Timing]:
-    """Feed the world hour by hour: clicks, then events, evaluated and assessed."""
+def replay(engine: sa.Engine, traffic: Traffic, config: FraudConfig,
+           backlog_events: int = 0) -> tuple[Ids, Timing, datetime]:
+    """Feed the world hour by hour: clicks, then events, evaluated and assessed.  The last
+    hours holding ``backlog_events`` events are only stored, evaluated and queued for the
+    fraud worker, as ingestion does (``worker_drain`` assesses them).  Returns the ids, the
+    timings and the end of the last hour."""
     ids, timing = Ids(), Timing()
     families = _ua_families()
     with engine.begin() as conn:
@@ -192,7 +202,9 @@ def replay(engine: sa.Engine, traffic: Traffic, config: FraudConfig) -> tuple[Id
     for player in traffic.players:
         for event in player.events:
             events_by_hour[_hour(event.at)].append((player, event))
-    for hour in sorted(set(clicks_by_hour) | set(events_by_hour)):
+    hours = sorted(set(clicks_by_hour) | set(events_by_hour))
+    backlog_from = _backlog_start(hours, events_by_hour, backlog_events)
+    for hour in hours:
         with engine.begin() as conn:
             clicks = clicks_by_hour.get(hour, [])
             rows = _click_rows(clicks, ids, families)
@@ -209,26 +221,54 @@ def replay(engine: sa.Engine, traffic: Traffic, config: FraudConfig) -> tuple[Id
             event_ids = _store_events(conn, items, ids, now)
             started = time.perf_counter()
             evaluate_events(conn, event_ids, now)
+            if hour >= backlog_from:
+                fraud_queue.enqueue(conn, event_ids, now)  # as ingestion does
+                continue
             middle = time.perf_counter()
             assess_events(conn, event_ids, now, config)
             timing.evaluate_s += middle - started
             timing.assess_s += time.perf_counter() - middle
             timing.events += len(event_ids)
             timing.batches += 1
-    return ids, timing
+    return ids, timing, hours[-1] + timedelta(hours=1)
+
+
+def _backlog_start(hours: list[datetime], events_by_hour: dict[datetime, list[Any]],
+                   backlog_events: int) -> datetime:
+    """The first hour of the shortest tail of ``hours`` holding ``backlog_events`` events."""
+    start, held = hours[-1] + timedelta(hours=1), 0
+    for hour in reversed(hours):
+        if held >= backlog_events:
+            break
+        held += len(events_by_hour.get(hour, ()))
+        start = hour
+    return start
 
 
 THROUGHPUT_BATCH_EVENTS = 1000  # a full group-commit batch of postbacks
+QUICK_RATE_EVENTS = 4000  # --quick: the two rate lines re-run this many stored events
+FULL_BACKLOG_EVENTS = 16_000  # the fraud worker's backlog (--quick: QUICK_RATE_EVENTS)
 
 
-def throughput(engine: sa.Engine, config: FraudConfig) -> tuple[float, float]:
-    """(assess, evaluate) events/s re-running every stored event in batches of 1000, in time
-    order: the read-and-decide path at ingestion's batch size (writes are no-ops by design,
-    since both are idempotent)."""
+def spread(ids: list[str], limit: int | None) -> list[str]:
+    """``ids`` (in time order), or at most ``limit`` of them as runs of a batch each, evenly
+    spaced over the whole list, so a sample sees early and late traffic alike."""
+    if limit is None or len(ids) <= limit:
+        return ids
+    runs = max(1, limit // THROUGHPUT_BATCH_EVENTS)
+    step = len(ids) // runs
+    return [i for n in range(runs) for i in ids[n * step:n * step + THROUGHPUT_BATCH_EVENTS]]
+
+
+def throughput(engine: sa.Engine, config: FraudConfig,
+               limit: int | None = None) -> tuple[float, float]:
+    """(assess, evaluate) events/s re-running every stored event (or ``limit`` of them,
+    ``spread``) in batches of 1000, in time order: the read-and-decide path at ingestion's
+    batch size (writes are no-ops by design, since both are idempotent)."""
     e = t.player_events
     with engine.connect() as conn:
-        ids = [str(r) for r in conn.execute(sa.select(e.c.id).order_by(e.c.occurred_at))
-               .scalars()]
+        ids = spread([str(r) for r in conn.execute(sa.select(e.c.id).order_by(e.c.occurred_at))
+                      .scalars()], limit)
     assess_s = evaluate_s = 0.0
     for start in range(0, len(ids), THROUGHPUT_BATCH_EVENTS):
         chunk = ids[start:start + THROUGHPUT_BATCH_EVENTS]
@@ -242,17 +282,33 @@ def throughput(engine: sa.Engine, config: FraudConfig) -> tuple[float, float]:
     return len(ids) / assess_s, len(ids) / evaluate_s
 
 
-def worker_rate(engine: sa.Engine, config: FraudConfig) -> float:
-    """Events/s of the fraud worker draining every stored event from ``fraud_queue`` in its
-    own batches (claim, assess, re-assert holds, re-render postbacks, dequeue)."""
-    moment = datetime(2027, 1, 1, tzinfo=UTC)
+@dataclass(frozen=True, slots=True)
+class Drain:
+    """The fraud worker emptying the queue: events, CPU and wall seconds it took."""
+
+    events: int
+    cpu_s: float
+    wall_s: float
+
+    @property
+    def cpu_us_per_event(self) -> float:
+        return self.cpu_s * 1e6 / self.events if self.events else 0.0
+
+
+def worker_drain(engine: sa.Engine, config: FraudConfig, now: datetime) -> Drain:
+    """The fraud worker (default batch size) draining the backlog ``replay`` queued, end to
+    end: claim, assess fresh events (identities, counters, assessments, holds and
+    reversals, audit), re-assert holds, bring postbacks up to date, dequeue — one
+    transaction per batch, as ``clickledger worker`` runs it.  The click cursor starts at
+    ``now``: the replay counted its clicks itself (the clicks table holds only the
+    converting ones).  CPU is this process's (SQLite runs in it)."""
     with engine.begin() as conn:
-        ids = [str(r) for r in conn.execute(sa.select(t.player_events.c.id)).scalars()]
-        fraud_queue.enqueue(conn, ids, moment)
-    worker = FraudWorker(engine, FakeClock(moment), config=config)
-    began = time.perf_counter()
+        fraud_queue.create_cursor(conn, "clicks", fraud_queue.Cursor(now, fraud_queue.NIL_ID),
+                                  now)
+    worker = FraudWorker(engine, FakeClock(now), config=config)
+    cpu, wall = time.process_time(), time.perf_counter()
     worker.drain()
-    return worker.stats.events / (time.perf_counter() - began)
+    return Drain(worker.stats.events, time.process_time() - cpu, time.perf_counter() - wall)
 
 
 @dataclass
@@ -322,14 +378,17 @@ def measure(traffic: Traffic, ids: Ids, engine: sa.Engine) -> dict[str, Any]:
 
 
 def run(quick: bool) -> list[Result]:
-    traffic = generate(seed=7, days=14 if quick else 21, scale=1 if quick else 2)
+    # --quick: 10 days (every pattern's 30 players, two thirds of the honest volume)
+    traffic = generate(seed=7, days=10 if quick else 21, scale=1 if quick else 2)
+    limit = QUICK_RATE_EVENTS if quick else None
+    backlog = QUICK_RATE_EVENTS if quick else FULL_BACKLOG_EVENTS
     with tempfile.TemporaryDirectory() as folder:
         engine = create_engine(f"sqlite:///{Path(folder) / 'fraud.db'}")
         migrate.upgrade(engine)
-        ids, timing = replay(engine, traffic, FraudConfig())
+        ids, timing, end = replay(engine, traffic, FraudConfig(), backlog)
+        drain = worker_drain(engine, FraudConfig(), end)
         found = measure(traffic, ids, engine)
-        assess_rate, evaluate_rate = throughput(engine, FraudConfig())
-        worker_events_per_s = worker_rate(engine, FraudConfig())
+        assess_rate, evaluate_rate = throughput(engine, FraudConfig(), limit)
         engine.dispose()
     overall: Tally = found["overall"]
     base: Tally = found["baseline"]
@@ -361,9 +420,17 @@ def run(quick: bool) -> list[Result]:
     results.append(Result("fraud_assess_events_per_s", assess_rate, "events/s", evaluate_rate,
                           "≥20000 (batches of 1000; baseline = commission engine; postback "
                           "path target 5000)", assess_rate >= 20_000))
-    results.append(Result("fraud_worker_events_per_s", worker_events_per_s, "events/s",
-                          assess_rate, "≥5000 (keeps up with postback_ingest's target; "
-                          "baseline = assess_events alone)", worker_events_per_s >= 5000))
+    per_cpu_s = drain.events / drain.cpu_s if drain.cpu_s else 0.0
+    results.append(Result("fraud_worker_events_per_s", per_cpu_s, "events/cpu-s",
+                          assess_rate, f"≥5000 (keeps up with postback_ingest's target; a "
+                          f"backlog of {drain.events} fresh events drained end to end; "
+                          "baseline = assess_events alone re-run)", per_cpu_s >= 5000))
+    results.append(Result("fraud_worker_cpu_us_per_event", drain.cpu_us_per_event,
+                          "µs/event", None, "info: CPU of the drain above (≤200 for 5000/s "
+                          "on one core)", True))
+    results.append(Result("fraud_worker_wall_events_per_s",
+                          drain.events / drain.wall_s if drain.wall_s else 0.0, "events/s",
+                          None, "info: wall clock of the same drain (noisy when shared)", True))
     return results
 
 

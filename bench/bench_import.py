@@ -14,6 +14,10 @@
   reading the statement and joining it to ours, nothing else.
 
 ``--quick`` uses 100k rows and says so in the result names' target text.
+
+``python bench/bench_import.py reconcile [ROWS]`` runs only the reconciliation
+(default 1M lines) in a child process and prints its seconds, the polars
+baseline and the child's peak RSS as JSON.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from clickledger.ids import new_id  # noqa: E402
 from clickledger.ingest.batch.insert import (  # noqa: E402
     Target,
     chunks,
-    insert_chunk,
+    insert_new,
     new_ids,
     prepare,
 )
@@ -62,6 +66,7 @@ FULL_ROWS = 1_000_000
 QUICK_ROWS = 100_000
 PLAYERS_PER_ROWS = 10  # one player per 10 deposits
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
+RECON_LIMITS = ImportLimits(max_rows=5_000_000, max_file_bytes=2**31, max_unpacked_bytes=2**31)
 
 
 def _write_csv(path: Path, rows: int) -> None:
@@ -144,7 +149,7 @@ def _child(mode: str, url: str, csv_path: str, integration_id: str) -> None:
             frame = parsed.rows.with_columns(new_ids(parsed.rows.height).alias("id"))
             rows = 0
             for chunk in chunks(frame, limits.chunk_rows):
-                rows += len(insert_chunk(conn, prepare(chunk, target, postgres=False)))
+                rows += insert_new(conn, prepare(chunk, target, postgres=False))
     seconds = time.perf_counter() - started
     maxrss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"seconds": seconds, "rows": rows, "maxrss_mb": maxrss_mb}))
@@ -157,21 +162,22 @@ def _run_child(mode: str, tmp: Path, csv_path: Path) -> dict[str, float]:
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-def _reconcile(tmp: Path, rows: int) -> tuple[float, float]:
-    """(seconds for the whole run, seconds for polars read + join alone)."""
+def _reconcile_setup(tmp: Path, rows: int) -> tuple[str, Path, float]:
+    """A database holding ``rows`` events and a statement of them (1 % of the amounts
+    differ); returns (url, statement path, seconds of polars reading + joining it alone)."""
     csv_path = tmp / "events.csv"
     _write_csv(csv_path, rows)
     url, integration_id = _fresh_db(tmp / "recon.db")
     engine = create_engine(url)
-    limits = ImportLimits(max_rows=5_000_000, max_file_bytes=2**31, max_unpacked_bytes=2**31)
     parsed = parse_bytes(csv_path.read_bytes(), "e.csv", FileKind.DEPOSITS, Profile(), NOW,
-                         limits)
+                         RECON_LIMITS)
     with engine.begin() as conn:
         brand_id = str(conn.exec_driver_sql("SELECT brand_id FROM integrations").scalar())
         target = Target(integration_id, brand_id, NOW, "b" * 40)
         frame = parsed.rows.with_columns(new_ids(parsed.rows.height).alias("id"))
         for chunk in chunks(frame, 100_000):
-            insert_chunk(conn, prepare(chunk, target, postgres=False))
+            insert_new(conn, prepare(chunk, target, postgres=False))
+    engine.dispose()
     statement = pl.read_csv(csv_path, infer_schema=False).with_columns(
         pl.when(pl.int_range(pl.len()) % 100 == 0).then(pl.lit("1.00"))
         .otherwise(pl.col("amount")).alias("amount"))  # 1% differ
@@ -181,12 +187,25 @@ def _reconcile(tmp: Path, rows: int) -> tuple[float, float]:
     lines = pl.read_csv(statement_path, infer_schema=False)
     joined = lines.join(statement.select("txn_id", "amount"), on="txn_id", how="full")
     assert joined.height >= rows
-    baseline = time.perf_counter() - started
+    return url, statement_path, time.perf_counter() - started
+
+
+def _reconcile_run(url: str, statement_path: Path) -> float:
+    """Seconds to reconcile the statement (read, load ours, match, store every item)."""
+    engine = create_engine(url)
     started = time.perf_counter()
     recon.run_reconciliation(engine, NOW, recon.StatementRequest(
         data=statement_path.read_bytes(), file_name="statement.csv",
-        kind=recon.StatementKind.EVENTS, brand="bench", actor="bench"), limits)
-    return time.perf_counter() - started, baseline
+        kind=recon.StatementKind.EVENTS, brand="bench", actor="bench"), RECON_LIMITS)
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    return seconds
+
+
+def _reconcile(tmp: Path, rows: int) -> tuple[float, float]:
+    """(seconds for the whole run, seconds for polars read + join alone)."""
+    url, statement_path, baseline = _reconcile_setup(tmp, rows)
+    return _reconcile_run(url, statement_path), baseline
 
 
 def bench_import(quick: bool) -> list[Result]:
@@ -215,7 +234,25 @@ def bench_import(quick: bool) -> list[Result]:
     ]
 
 
+def _reconcile_alone(rows: int) -> None:
+    """The reconciliation of ``rows`` lines alone: set up here, run in a fresh child whose
+    seconds and peak RSS (``ru_maxrss``: the run only, not the set-up) are printed as JSON."""
+    with tempfile.TemporaryDirectory() as name:
+        url, statement_path, baseline = _reconcile_setup(Path(name), rows)
+        out = subprocess.run([sys.executable, __file__, "reconcile-child", url,
+                              str(statement_path)], capture_output=True, text=True, check=True)
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    print(json.dumps({"name": "reconcile", "rows": rows, "seconds": round(found["seconds"], 2),
+                      "baseline_s": round(baseline, 2), "maxrss_mb": round(found["maxrss_mb"])}))
+
+
 BENCHES = {"import": bench_import}
 
 if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "child":
     _child(*sys.argv[2:6])
+elif __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "reconcile-child":
+    run_seconds = _reconcile_run(sys.argv[2], Path(sys.argv[3]))
+    print(json.dumps({"seconds": run_seconds,
+                      "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+elif __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "reconcile":
+    _reconcile_alone(int(sys.argv[2]) if len(sys.argv) > 2 else FULL_ROWS)

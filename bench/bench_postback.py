@@ -29,7 +29,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
-from bench_click import run_wrk, stop, wait_ready
+from bench_click import measure_bare, stop, wait_ready
 from common import Result, free_port
 
 from clickledger.ids import new_id
@@ -136,15 +136,8 @@ def run_wrk_lua(base: str, script: Path, paths: Path, seconds: int) -> dict[str,
             "p99_ms": float(p99.group(1)) * unit[p99.group(2)] if p99 else float("nan")}
 
 
-def measure_bare(seconds: int) -> dict[str, float]:
-    port = free_port()
-    process = subprocess.Popen([sys.executable, str(HERE / "bare_redirect.py"), str(port)])
-    try:
-        wait_ready(f"http://127.0.0.1:{port}/", process)
-        run_wrk(f"http://127.0.0.1:{port}/postback", 1)
-        return run_wrk(f"http://127.0.0.1:{port}/postback?event=ftd&txn_id=1", seconds)
-    finally:
-        stop(process)
+# ``measure_bare`` is the click bench's: the bare app answers every path alike, so its baseline
+# run (cached per length) serves both benches, one bare run per ``bench/run.py``.
 
 
 def counts(database_url: str) -> dict[str, int]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -9,7 +11,8 @@ import sqlalchemy as sa
 from clickledger.clock import Clock, SystemClock
 from clickledger.settings import Settings
 from clickledger.store import migrate
-from clickledger.store.engine import create_engine
+from clickledger.store.engine import create_engine, create_reports_engine
+from clickledger.store.report_reads import report_connection
 
 
 @dataclass
@@ -17,6 +20,7 @@ class Runtime:
     settings: Settings
     engine: sa.Engine
     clock: Clock = field(default_factory=SystemClock)
+    reports_engine: sa.Engine | None = None  # a read replica for reports, when configured
 
     @classmethod
     def open(
@@ -26,4 +30,12 @@ class Runtime:
         engine = create_engine(settings.database_url)
         if migrate_db:
             migrate.upgrade(engine)
-        return cls(settings=settings, engine=engine, clock=clock or SystemClock())
+        reports = settings.reports_database_url
+        return cls(settings=settings, engine=engine, clock=clock or SystemClock(),
+                   reports_engine=create_reports_engine(reports) if reports else None)
+
+    @contextmanager
+    def report_connection(self) -> Iterator[sa.Connection]:
+        """Where a report reads: the replica when configured, else the main database."""
+        with report_connection(self.engine, self.reports_engine, self.clock.now()) as conn:
+            yield conn

@@ -18,6 +18,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLICKLEDGER_", extra="ignore")
 
     database_url: str = DEFAULT_DATABASE_URL
+    # Report and dashboard reads (API /api/v1/reports*, the report pages) go here when set:
+    # a streaming replica of ``database_url``, opened read-only (docs/scaling.md)
+    reports_database_url: str | None = None
     secret_key: str = INSECURE_SECRET_KEY
     demo_mode: bool = False
     host: str = "127.0.0.1"
@@ -44,6 +47,23 @@ class Settings(BaseSettings):
     max_events_per_batch: int = Field(default=1000, ge=1)
     api_page_size_max: int = Field(default=500, ge=1)
     api_rate_per_minute: int = Field(default=600, ge=1)  # admin API requests per key
+
+    # Public rate limits (http/public_limits.py): token buckets per process, a rate of 0 turns
+    # one off.  Per-address limits use the client IP resolved through ``trusted_proxies``;
+    # addresses in ``public_rate_exempt_ips`` (a local proxy, local tools) are never refused
+    # per address.  Over a limit: 429 with Retry-After (the pixel: its GIF, reason
+    # rate_limited), nothing stored.
+    click_rate_per_ip_per_s: float = Field(default=20.0, ge=0.0)
+    click_burst_per_ip: int = Field(default=200, ge=1)
+    pixel_rate_per_ip_per_s: float = Field(default=0.5, ge=0.0)  # per pixel key and address
+    pixel_burst_per_ip: int = Field(default=30, ge=1)
+    pixel_rate_per_key_per_s: float = Field(default=500.0, ge=0.0)
+    pixel_burst_per_key: int = Field(default=2000, ge=1)
+    postback_rate_per_integration_per_s: float = Field(default=20_000.0, ge=0.0)  # events/s
+    postback_burst_per_integration: int = Field(default=100_000, ge=1)
+    public_rate_max_tracked_keys: int = Field(default=20_000, ge=1)  # per limiter, ~7 MB
+    public_rate_exempt_ips: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1/32", "::1/128"])
 
     # Outbound
     allow_loopback_targets: bool = False

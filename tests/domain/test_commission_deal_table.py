@@ -83,6 +83,41 @@ def test_qualification_moment_is_the_step_that_completes_the_criteria() -> None:
     assert result.source_event_ids == ("e-ftd", "e-trade-2", "e-trade-5")
 
 
+TWO_DEPOSITS = QualificationRule.parse({"min_ftd": "20", "min_deposits_count": 2,
+                                        "min_deposits_sum": "60"})
+
+
+def _deposit(event_id: str, kind: str, amount: str, days: float,
+             charged_back: bool = False) -> Step:
+    return Step(event_id, REG + timedelta(days=days), kind, D(amount), charged_back=charged_back)
+
+
+def test_the_first_deposit_is_the_ftd_whatever_the_operator_calls_it() -> None:
+    # the operator labels the second deposit "ftd": the FTD is still the first, 5.00 < 20
+    result = evaluate(TWO_DEPOSITS, _facts(_deposit("d1", "deposit", "5.00", 1),
+                                           _deposit("f2", "ftd", "50.00", 2),
+                                           _deposit("d3", "deposit", "50.00", 3)), "EUR")
+    assert (result.qualified, result.final, result.reason) == (False, True, "FTD 5 < 20")
+
+
+def test_a_charged_back_deposit_counts_for_nothing() -> None:
+    # FTD 30 + (40 charged back) + 30 = two deposits of 60.00: qualifies on the third
+    result = evaluate(TWO_DEPOSITS, _facts(_deposit("f1", "ftd", "30.00", 1),
+                                           _deposit("d2", "deposit", "40.00", 2, True),
+                                           _deposit("d3", "deposit", "30.00", 3)), "EUR")
+    assert (result.qualified, result.at) == (True, REG + timedelta(days=3))
+    assert result.source_event_ids == ("f1", "d3")
+    assert result.reason == "FTD 30.00 ≥ 20.00 and 2 deposits ≥ 2 and deposits 60.00 ≥ 60.00"
+
+
+def test_a_charged_back_ftd_is_final_and_no_later_deposit_replaces_it() -> None:
+    result = evaluate(TWO_DEPOSITS, _facts(_deposit("f1", "ftd", "50.00", 1, True),
+                                           _deposit("f2", "ftd", "20.73", 2),
+                                           _deposit("d3", "deposit", "50.00", 3)), "EUR")
+    assert (result.qualified, result.final, result.reason) == (
+        False, True, "FTD 50 charged back")
+
+
 TIERED = CpaTerms.parse({"amount": "200", "tiers": [{"min_players": 3, "amount": "250"}],
                          "cap_per_period": 4})
 

@@ -1,4 +1,7 @@
-"""The hot path's prepared inserts and fast parsing store and read exactly what Core would."""
+"""The hot path's fast parsing and id reading give exactly what the general path gives.
+
+(The prepared inserts are tested in ``tests/store/test_inserts.py``.)
+"""
 
 from __future__ import annotations
 
@@ -11,13 +14,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clickledger.ids import new_id
-from clickledger.ingest.params import parse_pairs
-from clickledger.ingest.prepared import PreparedInsert
+from clickledger.ingest import signatures
+from clickledger.ingest.mapping import map_parameters
+from clickledger.ingest.params import parse_pairs, to_dict
+from clickledger.ingest.s2s import signed_parts
 from clickledger.ingest.validate import Invalid
 from clickledger.store import tables as t
-
-COLUMNS = ("id", "name", "status", "pixel_key", "signing_secret", "require_signature",
-           "parameter_map", "brand_id", "created_at", "updated_at")
 
 
 def _brand(conn: sa.Connection) -> str:
@@ -27,29 +29,6 @@ def _brand(conn: sa.Connection) -> str:
                                           default_currency="EUR", created_at=now,
                                           updated_at=now))
     return brand_id
-
-
-def test_a_prepared_insert_stores_what_a_core_insert_stores_and_skips_conflicts(
-    engine: sa.Engine,
-) -> None:
-    at = datetime(2026, 3, 4, 5, 6, 7, 890, tzinfo=UTC)
-    prepared = PreparedInsert(t.integrations, COLUMNS, ["id"])
-    with engine.begin() as conn:
-        brand_id = _brand(conn)
-        fast_id, core_id = new_id(), new_id()
-        values = ("active", None, "s3cret", True, {"sum": "amount"}, brand_id, at, at)
-        assert prepared.run(conn, [(fast_id, "fast", *values)]) == 1
-        conn.execute(t.integrations.insert().values(dict(zip(COLUMNS, (core_id, "core", *values),
-                                                            strict=True))))
-        assert prepared.run(conn, [(fast_id, "again", *values)]) == 0  # conflict: skipped
-        raw = {row[0]: row[1:] for row in conn.exec_driver_sql(
-            "SELECT name, id, brand_id, created_at, parameter_map, require_signature "
-            "FROM integrations")}
-        read = {row.name: row for row in conn.execute(sa.select(t.integrations))}
-    assert raw["fast"][1:] == raw["core"][1:]  # same stored form: ids, time, JSON, flag
-    for name, key in (("fast", fast_id), ("core", core_id)):
-        assert read[name].id == key and read[name].brand_id == brand_id
-        assert read[name].parameter_map == {"sum": "amount"}
 
 
 def test_ids_read_back_in_their_canonical_text_form(engine: sa.Engine) -> None:
@@ -78,3 +57,48 @@ def test_too_many_parameters_are_refused_on_the_fast_path_too() -> None:
         parse_pairs("&".join(f"p{i}=1" for i in range(65)), 64)
     assert refused.value.code == "too_many_parameters"
     assert parse_pairs("a=%41+b&c", 64) == [("a", "A b"), ("c", "")]
+
+
+QUERY_PARTS = st.lists(st.sampled_from(["a=1", "cl_sig=ab12", "", "xcl_sig=y", "cl_sig=",
+                                        "cl_sig", "b=%41", "cl_key=k"]), max_size=6)
+
+
+@given(QUERY_PARTS)
+def test_the_signature_is_cut_out_of_the_query_exactly_as_the_contract_says(
+    parts: list[str],
+) -> None:
+    query = "&".join(parts)
+    # the documented rule: every ``cl_sig=…`` part removed, everything else kept as sent
+    expected = "&".join(part for part in query.split("&") if not part.startswith("cl_sig="))
+    assert signatures.strip_signature(query) == (expected if "cl_sig=" in query else query)
+
+
+def test_headers_win_over_the_query_and_the_first_of_each_counts() -> None:
+    scope = {"headers": [(b"x-cl-timestamp", b"1700000000"), (b"x-cl-key", b"key-from-header"),
+                         (b"x-cl-timestamp", b"999")]}
+    query = [("cl_key", "key-from-query"), ("cl_sig", "first"), ("cl_sig", "second")]
+    parts = signed_parts(scope, query)
+    assert parts == signatures.SignedParts("key-from-header", "1700000000", "first")
+    assert signed_parts({"headers": []}) == signatures.SignedParts(None, None, None)
+
+
+def test_a_repeated_parameter_is_refused_after_an_earlier_unreadable_one() -> None:
+    assert to_dict([("event", "ftd"), ("amount", "1")]) == {"event": "ftd", "amount": "1"}
+    with pytest.raises(Invalid) as repeated:
+        to_dict([("event", "ftd"), ("amount", "1"), ("event", "dep")])
+    assert repeated.value.code == "duplicate_parameter"
+    with pytest.raises(Invalid) as unreadable:  # the first problem in order is the one told
+        to_dict([("event", "ftd\x00"), ("event", "dep")])
+    assert unreadable.value.code == "invalid_encoding"
+    assert to_dict([("user_id", "Jürgen")]) == {"user_id": "Jürgen"}
+
+
+NAMES = st.sampled_from(["event", "EVENT", " type", "txn_id", "transaction_id", "tid", "sum",
+                         "amount", "player_id", "user_id", "Timestamp", "ts", "other"])
+
+
+@given(st.dictionaries(NAMES, st.text(max_size=3), max_size=8))
+def test_names_map_the_same_without_a_map_as_with_a_map_that_names_none_of_them(
+    params: dict[str, str],
+) -> None:
+    assert map_parameters(params, {}) == map_parameters(params, {"unrelated_name": "ts"})

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from clickledger.ingest.pixel import TRANSPARENT_GIF, RateLimiter
+from clickledger.http.public_limits import TokenBuckets
+from clickledger.ingest.pixel import TRANSPARENT_GIF
 from clickledger.store import tables as t
 
 from .conftest import Client, World
@@ -60,10 +61,12 @@ def test_a_pixel_cannot_invent_clicks_or_send_other_events_and_always_returns_th
 
 
 def test_pixel_hits_are_rate_limited_per_address() -> None:
-    limiter = RateLimiter(burst=3, per_s=1.0)
-    assert [limiter.allow("ip", now_s=0.0) for _ in range(4)] == [True, True, True, False]
-    assert limiter.allow("ip", now_s=1.0) is True
-    assert limiter.allow("other", now_s=0.0) is True
+    now_s = [0.0]
+    limiter = TokenBuckets(rate_per_s=1.0, burst=3, max_keys=10, monotonic=lambda: now_s[0])
+    assert [limiter.take("ip") is None for _ in range(4)] == [True, True, True, False]
+    now_s[0] = 1.0
+    assert limiter.take("ip") is None
+    assert limiter.take("other") is None
 
 
 def test_the_js_tag_is_served_and_reports_to_the_gif(world: World, serve) -> None:

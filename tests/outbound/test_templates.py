@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
+import re
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from clickledger.outbound import templates as tpl
 
@@ -103,3 +106,24 @@ def test_money_is_shown_in_the_currencys_own_minor_units() -> None:
     assert tpl.money_text(1250, "KWD") == "1.250"
     assert tpl.money_text(None, "EUR") == ""
     assert tpl.zero_text("EUR") == "0.00"
+
+
+MACRO_TEXT = st.lists(st.sampled_from([*sorted(tpl.MACROS), "unknown", "sub6"]), max_size=4)
+LITERALS = st.text(alphabet="ab/?&=.{}%", max_size=6)
+
+
+@given(MACRO_TEXT, st.lists(LITERALS, min_size=5, max_size=5),
+       st.sampled_from(["keitaro", "affise", None]))
+def test_a_compiled_template_renders_what_the_macro_rule_says(
+    names: list[str], literals: list[str], preset: str | None,
+) -> None:
+    template = literals[0] + "".join(
+        "{" + name + "}" + literal for name, literal in zip(names, literals[1:], strict=False))
+    words = tpl.resolve_status_words(preset, None)
+    values = tpl.macro_values(FTD, words)
+    # the rule: a known macro becomes its value, URL-encoded; anything else stays as written
+    expected = re.sub(r"\{([A-Za-z0-9_]+)\}",
+                      lambda m: quote(values[m[1]], safe="") if m[1] in values else m[0],
+                      template)
+    assert tpl.CompiledTemplate(template, words).render(FTD) == expected
+    assert tpl.render(template, FTD, words) == expected

@@ -3,6 +3,8 @@ period close, late events, deal changes, caps, sub-affiliates and the rebuild ch
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 
 from clickledger.services import ledger_rebuild, period_close
@@ -205,6 +207,27 @@ def test_month_close_pays_revshare_carries_negative_ngr_and_books_late_rows(
     assert sum(line.amount_minor for line in lines) == 11900
     with engine.begin() as conn:  # closing again changes nothing
         assert period_close.close(conn, at(1, month=2, hour=0), at(5, month=3)).already_closed
+    _rebuild_equals_live(engine)
+
+
+def test_revshare_lines_name_their_activity_rows_by_canonical_event_ids(
+    engine: sa.Engine,
+) -> None:
+    """The same text on SQLite and PostgreSQL: the ids ingestion answered, with dashes."""
+    world = World(engine)
+    brand = world.brand()
+    bob = world.affiliate("Bob")
+    world.assign(bob, world.deal(brand, "revshare", {"pct": "25", "carryover": "none"}))
+    player = world.player(brand, bob, at(1))
+    rows = [world.event(player, "activity", at(day, 0), bets="100", wins="20")
+            for day in (10, 10, 11)]
+    world.evaluate(*rows)
+    _close(engine, 1)
+    [line] = world.entries(bob)
+    assert line.amount_minor == 6000  # 25 % of NGR (3 × 100.00 bet − 3 × 20.00 won) = 60.00
+    assert sorted(line.source_event_ids) == sorted(rows)
+    assert all(re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", event_id)
+               for event_id in line.source_event_ids)
     _rebuild_equals_live(engine)
 
 

@@ -69,6 +69,23 @@ def test_an_events_statement_flags_each_case_against_imported_events(
     assert run is not None and run["summary"]["flags"]["matched"] == 1
 
 
+def test_a_statement_without_dates_is_matched_by_key_against_its_brand_only(
+    engine: sa.Engine, clock: FakeClock
+) -> None:
+    acme = seed(engine, clock.now())
+    other = seed(engine, clock.now(), name="other-casino")
+    import_deposits(engine, clock, acme, "txn_id,player_id,occurred_at,amount,currency\n"
+                    "E1,p1,2025-12-01 10:00:00,20.00,EUR\nE2,p1,2025-11-02 10:00:00,30.00,EUR\n")
+    import_deposits(engine, clock, other, "txn_id,player_id,occurred_at,amount,currency\n"
+                    "E3,q1,2025-12-03 10:00:00,40.00,EUR\n")  # the other brand's E3
+    outcome = reconcile(engine, clock, "txn_id,player_id,amount,currency\n"
+                        "E1,p1,20.00,EUR\nE2,p1,35.00,EUR\nE3,p2,40.00,EUR\n",
+                        recon.StatementKind.EVENTS)
+    # no dates: only the listed keys are looked up (E2 from November too), in acme's events
+    assert flags(outcome) == [(2, "E1", "matched", 0), (3, "E2", "amount_mismatch", 500),
+                              (4, "E3", "missing_in_clickledger", None)]
+
+
 def post_commission(engine: sa.Engine, seeded: Seeded, player: str, amount_minor: int,
                     now: datetime) -> None:
     with engine.begin() as conn:

@@ -23,6 +23,8 @@ from clickledger.store import tables as t
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 ACTOR = "simulation"
+BRAND = "Sim Casino"
+SUB_LEVELS_PCT = ("10", "3")  # Top's sub-affiliate deal: 10 % of Mid's lines, 3 % of Leaf's
 HYBRID_TERMS: dict[str, Any] = {
     "cpa": {"amount": "75", "tiers": [{"min_players": 2, "amount": "90"}], "cap_per_period": 3,
             "qualification": {"min_ftd": "20"}},
@@ -83,7 +85,7 @@ def build_world(engine: sa.Engine | None = None) -> SimWorld:
         t.metadata.create_all(engine)
     clock = FakeClock(START)
     with engine.begin() as conn:
-        brand = _insert(conn, t.brands, name="Sim Casino", kind="casino", default_currency="EUR",
+        brand = _insert(conn, t.brands, name=BRAND, kind="casino", default_currency="EUR",
                         ngr_admin_fee_pct="5")
         integration = _insert(conn, t.integrations, brand_id=brand, name="sim feed",
                               signing_secret="s" * 32)
@@ -99,7 +101,7 @@ def build_world(engine: sa.Engine | None = None) -> SimWorld:
                               offer_id=offer) for n, aff in enumerate((top, mid, leaf))}
         now = clock.now()
         sub = deals.create_deal(conn, name="Subs", brand_id=brand, kind="sub_affiliate",
-                                currency="EUR", terms={"levels_pct": ["10", "3"]},
+                                currency="EUR", terms={"levels_pct": list(SUB_LEVELS_PCT)},
                                 effective_from=None, actor=ACTOR, now=now)
         hybrid = deals.create_deal(conn, name="Hybrid", brand_id=brand, kind="hybrid",
                                    currency="EUR", terms=HYBRID_TERMS, effective_from=None,

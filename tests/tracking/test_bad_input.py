@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 
 from clickledger.http.asgi import Message
 from clickledger.runtime import Runtime
+from clickledger.tracking.params import parse_query
 
 from .conftest import click_rows
 
@@ -30,14 +31,25 @@ class RawResponse:
 
 
 def raw_get(
-    client: TestClient, path: str, query: bytes = b"",
-    headers: list[tuple[bytes, bytes]] | None = None, peer: str = "8.8.8.8",
+    client: TestClient,
+    path: str,
+    query: bytes = b"",
+    headers: list[tuple[bytes, bytes]] | None = None,
+    peer: str = "8.8.8.8",
 ) -> RawResponse:
     response = RawResponse()
     scope: dict[str, Any] = {
-        "type": "http", "http_version": "1.1", "method": "GET", "scheme": "http",
-        "path": path, "raw_path": path.encode(), "query_string": query, "root_path": "",
-        "headers": headers or [], "client": (peer, 40000), "server": ("127.0.0.1", 8000),
+        "type": "http",
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "root_path": "",
+        "headers": headers or [],
+        "client": (peer, 40000),
+        "server": ("127.0.0.1", 8000),
     }
 
     async def receive() -> Message:
@@ -110,8 +122,12 @@ def test_cr_lf_and_nul_in_parameters_cannot_inject_headers_or_break_storage(
     runtime: Runtime, client: TestClient
 ) -> None:
     query = b"sub1=a%0D%0ASet-Cookie:%20evil=1&sub2=x%00y&note=%0a%0d%00"
-    response = raw_get(client, "/c/spring", query,
-                       [(b"referer", b"https://r.example/\x00"), (b"user-agent", b"UA\x01")])
+    response = raw_get(
+        client,
+        "/c/spring",
+        query,
+        [(b"referer", b"https://r.example/\x00"), (b"user-agent", b"UA\x01")],
+    )
     location = assert_safe_redirect(response)
     assert "evil=1" not in (response.header(b"set-cookie") or b"").decode()
     assert "%0D%0A" not in location and "\r" not in location
@@ -146,10 +162,18 @@ def test_a_long_extra_value_is_capped(runtime: Runtime, client: TestClient) -> N
 
 
 def test_a_forged_visitor_cookie_is_replaced(runtime: Runtime, client: TestClient) -> None:
-    response = raw_get(client, "/c/spring", b"",
-                       [(b"cookie", b"cl_vid=../../etc\r\nx; other=1")])
+    response = raw_get(client, "/c/spring", b"", [(b"cookie", b"cl_vid=../../etc\r\nx; other=1")])
     cookie = response.header(b"set-cookie") or b""
     assert_safe_redirect(response)
     (row,) = click_rows(runtime.engine)
     assert cookie.startswith(f"cl_vid={row.visitor_key};".encode())
     assert len(row.visitor_key) == 36
+
+
+def test_plain_and_encoded_queries_are_capped_alike() -> None:
+    """A query with nothing to decode takes a shortcut; its limits are the same."""
+    long_key, long_sub = "k" * 100, "s" * 300
+    plain = parse_query(f"sub1={long_sub}&{long_key}=v&sub1=second".encode(), 4096, 64)
+    encoded = parse_query(f"sub1={long_sub}%21&{long_key}%21=v".encode(), 4096, 64)
+    assert plain.subs[0] == encoded.subs[0] == "s" * 255  # the first sub1 wins, cut to 255
+    assert plain.extra == encoded.extra == {"k" * 64: "v"}

@@ -176,4 +176,4 @@ def test_a_paused_link_stops_redirecting_after_the_cache_refresh(
 
 def _link_cache(client: TestClient):  # type: ignore[no-untyped-def]
     handler = client.app.hot.match("/c/x")  # type: ignore[attr-defined]
-    return handler._links
+    return handler.app._links  # the click handler, behind its per-address limit (ClickLimit)

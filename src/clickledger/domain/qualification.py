@@ -5,6 +5,11 @@ deposits, minimum wagering, minimum lots traded, a window in days after
 registration and allowed countries.  Every amount is compared in the deal's
 currency (the caller converts).  The result says whether and when the player
 qualified and gives the words for the ledger line.
+
+The player's first deposit (by time, whatever the operator labelled it) is its
+FTD.  A deposit charged back before the player qualified counts for nothing
+(neither the number nor the sum of deposits); when it is the FTD itself the
+player can never qualify: a later deposit does not become the FTD.
 """
 
 from __future__ import annotations
@@ -63,6 +68,7 @@ class Step:
     amount: Decimal = ZERO  # deposit amount
     lots: Decimal = ZERO
     wagered: Decimal = ZERO
+    charged_back: bool = False  # a deposit a chargeback or reversal undid
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +121,11 @@ def evaluate(rule: QualificationRule, facts: PlayerFacts, currency: str) -> Qual
         if step.kind in ("ftd", "deposit"):
             if ftd is None:
                 ftd = step
+            if step.charged_back:
+                if step is ftd:
+                    return Qualification(False, None, f"FTD {_fmt(ftd.amount)} charged back",
+                                         final=True)
+                continue
             count += 1
             deposits += step.amount
         lots += step.lots

@@ -17,6 +17,9 @@ def register_hot_paths(hot: HotPaths, runtime: Runtime) -> None:
     from clickledger.tracking import click  # noqa: PLC0415 - keeps the import graph flat
 
     hot.committers.append(click.register(hot, runtime).committer)  # GET /c/{code}
+    from clickledger.http.public_limits import limit_clicks  # noqa: PLC0415
+
+    limit_clicks(hot, runtime.settings)  # per-address click limit in front of /c/
     from clickledger.ingest import routes as ingest_routes  # noqa: PLC0415
 
     # /postback, /api/v1/events, /p.gif, /p.js

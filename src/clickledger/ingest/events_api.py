@@ -2,7 +2,9 @@
 
 The body is a JSON array of event objects (or ``{"events": [...]}``), at most
 ``settings.max_events_per_batch`` items and ``settings.max_body_bytes`` bytes,
-signed like a postback (headers only).  Every item gets its own answer, in
+signed like a postback (headers only).  A batch spends one token per event of
+the integration's rate limit (``http.public_limits``); over it the whole batch is
+refused, 429 with ``Retry-After``, nothing stored.  Every item gets its own answer, in
 order, exactly as ``/postback`` would give it; the HTTP status is 200 whenever
 the batch itself was readable, and the summary counts each outcome.
 """
@@ -12,44 +14,35 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from clickledger.http.asgi import Receive, Scope, Send
-from clickledger.ingest.hub import IngestHub, read_request, send_answer
+from clickledger.http.asgi import Scope
+from clickledger.ingest.hub import JsonHandler
 from clickledger.ingest.integrations import IntegrationInfo
 from clickledger.ingest.params import load_json, object_params
-from clickledger.ingest.pipeline import Answer, rejected
+from clickledger.ingest.pipeline import Answer
 from clickledger.ingest.s2s import signed_parts
 from clickledger.ingest.validate import Invalid
 
 EVENTS_PATH = "/api/v1/events"
 
 
-class EventsHandler:
+class EventsHandler(JsonHandler):
     """The ASGI app for ``POST /api/v1/events``."""
 
-    def __init__(self, hub: IngestHub) -> None:
-        self.hub = hub
-        self.settings = hub.settings
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] != "POST":
-            await send_answer(send, rejected("method_not_allowed", "use POST", 405),
-                              [(b"allow", b"POST")])
-            return
-        await send_answer(send, await self.handle(scope, receive))
-
-    async def handle(self, scope: Scope, receive: Receive) -> Answer:
-        request = await read_request(scope, receive, self.settings)
-        if isinstance(request, Answer):
-            return request
-        body, raw_query = request
-        auth = self.hub.authenticate(scope, signed_parts(scope, {}), raw_query, body)
+    async def answer(self, scope: Scope, body: bytes, raw_query: str) -> Answer:
+        auth = self.hub.authenticate(scope, signed_parts(scope), raw_query, body)
         if isinstance(auth, Answer):
             return auth
         try:
             items = self._items(load_json(body))
         except Invalid as problem:
+            limited = self.hub.rate_limit(auth)
+            if limited is not None:
+                return limited
             excerpt = body[:2000].decode("utf-8", "replace")
             return await self.hub.reject(auth, "s2s", problem, excerpt, self.hub.clock.now())
+        limited = self.hub.rate_limit(auth, max(1, len(items)))  # one token per event
+        if limited is not None:
+            return limited
         answers = await asyncio.gather(*(self._one(auth, item) for item in items))
         return self._summary(answers)
 

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from clickledger.domain.events import Source
 from clickledger.http.asgi import BodyTooLarge, Receive, Scope, Send, header, read_body, respond
+from clickledger.http.public_limits import IngestLimits, retry_after_s
 from clickledger.ingest import signatures
 from clickledger.ingest.integrations import IntegrationDirectory, IntegrationInfo
 from clickledger.ingest.mapping import map_parameters
@@ -67,6 +68,8 @@ async def send_answer(
     headers = [(b"cache-control", b"no-store")] + (extra or [])
     if answer.http_status == 503:
         headers.append((b"retry-after", b"1"))
+    elif answer.http_status == 429:
+        headers.append((b"retry-after", str(answer.body.get("retry_after_s", 1)).encode()))
     await respond(send, answer.http_status, encode(answer), headers, content_type=JSON)
 
 
@@ -84,6 +87,34 @@ async def read_request(
     except Invalid as problem:
         return rejected(problem.code, problem.message, problem.status)
     return body, raw_query
+
+
+class JsonHandler:
+    """What ``/postback`` and ``/api/v1/events`` share: the method check, reading the
+    request within its limits, and one JSON answer; ``answer`` says what to answer."""
+
+    methods: tuple[str, ...] = ("POST",)
+
+    def __init__(self, hub: IngestHub) -> None:
+        self.hub = hub
+        self.settings = hub.settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] not in self.methods:
+            refusal = rejected("method_not_allowed", f"use {' or '.join(self.methods)}", 405)
+            await send_answer(send, refusal, [(b"allow", ", ".join(self.methods).encode())])
+            return
+        await send_answer(send, await self.handle(scope, receive))
+
+    async def handle(self, scope: Scope, receive: Receive) -> Answer:
+        request = await read_request(scope, receive, self.settings)
+        if isinstance(request, Answer):
+            return request
+        body, raw_query = request
+        return await self.answer(scope, body, raw_query)
+
+    async def answer(self, scope: Scope, body: bytes, raw_query: str) -> Answer:
+        raise NotImplementedError
 
 
 class DuplicateCache:
@@ -121,6 +152,7 @@ class IngestHub:
         )
         self.duplicates = DuplicateCache()
         self.client_ip = ClientIpResolver(runtime.settings.trusted_proxies)
+        self.limits = IngestLimits.from_settings(runtime.settings)
         self._ticker: asyncio.Task[None] | None = None
 
     # --- lifecycle -----------------------------------------------------------
@@ -174,6 +206,16 @@ class IngestHub:
             if reason is not None:
                 return rejected(reason, "the request signature is missing, wrong or stale", 401)
         return info
+
+    def rate_limit(self, info: IntegrationInfo, events: int = 1) -> Answer | None:
+        """Spend ``events`` of a verified integration's budget; the 429 to send when over it
+        (nothing is stored; the integration's health view counts the refusal)."""
+        limiter = self.limits.per_integration
+        wait_s = limiter.take(info.id, events) if limiter is not None else None
+        if wait_s is None:
+            return None
+        self.flusher.health.add(info.id, self.clock.now(), rejected=1)
+        return rate_limited("too many events for this integration", wait_s)
 
     # --- submission ----------------------------------------------------------
 
@@ -238,6 +280,11 @@ class IngestHub:
             return conflict(event_id, txn_id)
         self.flusher.health.add(info.id, now, duplicates=1)
         return duplicate(event_id, txn_id)
+
+
+def rate_limited(message: str, wait_s: float) -> Answer:
+    """429 ``rate_limited``; ``send_answer`` turns ``retry_after_s`` into ``Retry-After``."""
+    return rejected("rate_limited", message, 429, retry_after_s=retry_after_s(wait_s))
 
 
 def _excerpt(params: Mapping[str, str]) -> str:

@@ -46,6 +46,17 @@ def map_parameters(
     """
     mapped: dict[str, str] = {}
     own = parameter_map or {}
+    if not own:  # the usual case: our names, then the built-in aliases, in one pass
+        aliased: list[tuple[str, str]] = []
+        for name, value in params.items():
+            key = name.strip().lower()
+            if key in FIELDS:
+                mapped.setdefault(key, value)
+            elif key in BUILTIN_ALIASES:
+                aliased.append((BUILTIN_ALIASES[key], value))
+        for field, value in aliased:
+            mapped.setdefault(field, value)
+        return mapped
     pairs = [(name.strip().lower(), value) for name, value in params.items()]
     if own:
         for key, value in pairs:

@@ -62,8 +62,13 @@ def clean(text: str) -> str:
 
 def to_dict(pairs: list[tuple[str, str]]) -> dict[str, str]:
     """Pairs as a dict; a repeated name is ambiguous and refused."""
-    params: dict[str, str] = {}
-    for name, value in pairs:
+    params = dict(pairs)
+    if len(params) == len(pairs) and all(
+            name.isascii() and value.isascii() and "\x00" not in name and "\x00" not in value
+            for name, value in pairs):
+        return params  # the usual case: nothing repeated, nothing to clean
+    params = {}
+    for name, value in pairs:  # find the first problem, in order
         if name in params:
             raise Invalid("duplicate_parameter", f"parameter {name!r} is given twice", 400)
         params[clean(name)] = clean(value)

@@ -34,7 +34,6 @@ from clickledger.domain.events import EventKind, PlayerEvent
 from clickledger.domain.money import to_minor
 from clickledger.ids import new_id
 from clickledger.ingest.integrations import IntegrationInfo
-from clickledger.ingest.prepared import PreparedInsert
 from clickledger.ingest.validate import LOTS_SCALE, ValidEvent
 from clickledger.outbound.enqueue import enqueue_for_events
 from clickledger.services.conversion import evaluate_events
@@ -42,13 +41,14 @@ from clickledger.services.registration import (
     PlayerBook,
     PlayerState,
     RaceLost,
-    insert_for,
     load_clicks,
     load_promos,
     valid_uuid,
 )
 from clickledger.store import fraud_queue
 from clickledger.store import tables as t
+from clickledger.store.batch_reads import BatchRead, codec
+from clickledger.store.inserts import PreparedInsert
 from clickledger.store.reports import record_event_rollups
 
 EXCERPT_CHARS = 2000
@@ -172,44 +172,33 @@ class HealthCounters:
         return bool(self.counts)
 
 
+def _health_update(table: sa.Table, new: Any) -> dict[str, Any]:
+    """How a batch's counts are added to an hour already stored."""
+    return {
+        "accepted": table.c.accepted + new.accepted,
+        "duplicates": table.c.duplicates + new.duplicates,
+        "rejected": table.c.rejected + new.rejected,
+        "lag_ms_sum": table.c.lag_ms_sum + new.lag_ms_sum,
+        "lag_ms_max": sa.case((new.lag_ms_max > table.c.lag_ms_max, new.lag_ms_max),
+                              else_=table.c.lag_ms_max),
+        "last_event_at": sa.case(
+            (table.c.last_event_at.is_(None), new.last_event_at),
+            (new.last_event_at > table.c.last_event_at, new.last_event_at),
+            else_=table.c.last_event_at),
+    }
+
+
+HEALTH_COLUMNS = ("integration_id", "hour", "accepted", "duplicates", "rejected", "lag_ms_sum",
+                  "lag_ms_max", "last_event_at")
+_UPSERT_HEALTH = PreparedInsert(t.integration_health_hourly, HEALTH_COLUMNS,
+                                ["integration_id", "hour"], update=_health_update)
+
+
 def write_health(conn: sa.Connection, counts: dict[tuple[str, datetime], _Counts]) -> None:
     """Add ``counts`` to ``integration_health_hourly`` (one upsert for the batch)."""
-    if not counts:
-        return
-    rows = [{"integration_id": key[0], "hour": key[1], "accepted": c.accepted,
-             "duplicates": c.duplicates, "rejected": c.rejected, "lag_ms_sum": c.lag_ms_sum,
-             "lag_ms_max": c.lag_ms_max, "last_event_at": c.last_event_at}
-            for key, c in sorted(counts.items())]
-    statement = _HEALTH_UPSERTS.get(conn.dialect.name)
-    if statement is None:
-        statement = _HEALTH_UPSERTS[conn.dialect.name] = _health_upsert(conn)
-    conn.execute(statement, rows)
-
-
-_HEALTH_UPSERTS: dict[str, Any] = {}
-
-
-def _health_upsert(conn: sa.Connection) -> Any:
-    """The health upsert for ``conn``'s dialect (built once: constructing it is not cheap)."""
-    table = t.integration_health_hourly
-    statement = insert_for(conn)(table)
-    new = statement.excluded
-    statement = statement.on_conflict_do_update(
-        index_elements=["integration_id", "hour"],
-        set_={
-            "accepted": table.c.accepted + new.accepted,
-            "duplicates": table.c.duplicates + new.duplicates,
-            "rejected": table.c.rejected + new.rejected,
-            "lag_ms_sum": table.c.lag_ms_sum + new.lag_ms_sum,
-            "lag_ms_max": sa.case((new.lag_ms_max > table.c.lag_ms_max, new.lag_ms_max),
-                                  else_=table.c.lag_ms_max),
-            "last_event_at": sa.case(
-                (table.c.last_event_at.is_(None), new.last_event_at),
-                (new.last_event_at > table.c.last_event_at, new.last_event_at),
-                else_=table.c.last_event_at),
-        },
-    )
-    return statement
+    _UPSERT_HEALTH.run(conn, [
+        (key[0], key[1], c.accepted, c.duplicates, c.rejected, c.lag_ms_sum, c.lag_ms_max,
+         c.last_event_at) for key, c in sorted(counts.items())])
 
 
 EVENT_COLUMNS = (
@@ -220,10 +209,8 @@ EVENT_COLUMNS = (
     "status_raw", "reverses_txn_id", "raw",
 )
 _INSERT_EVENTS = PreparedInsert(t.player_events, EVENT_COLUMNS, ["integration_id", "txn_id"])
-_e = t.player_events.c
-_EXISTING = sa.select(_e.id, _e.txn_id, _e.payload_hash).where(
-    _e.integration_id == sa.bindparam("integration_id"),
-    _e.txn_id.in_(sa.bindparam("txn_ids", expanding=True)))
+_EXISTING = BatchRead("SELECT id, txn_id, payload_hash FROM player_events"
+                      " WHERE integration_id = ? AND txn_id {texts}")
 
 
 def _minor(value: Any, currency: str | None) -> int | None:
@@ -255,13 +242,12 @@ def _load_existing(
     by_integration: dict[str, list[str]] = {}
     for integration_id, txn_id in keys:
         by_integration.setdefault(integration_id, []).append(txn_id)
+    c = codec(conn)
     found: dict[tuple[str, str], tuple[str, str]] = {}
     for integration_id, txns in by_integration.items():
-        for start in range(0, len(txns), 500):
-            chunk = txns[start:start + 500]
-            params = {"integration_id": integration_id, "txn_ids": chunk}
-            for event_id, txn_id, payload in conn.execute(_EXISTING, params):
-                found[(integration_id, txn_id)] = (str(event_id), payload)
+        for event_id, txn_id, payload in _EXISTING.rows(conn, c.id_param(integration_id),
+                                                        c.text_list(txns)):
+            found[(integration_id, txn_id)] = (c.id_text(event_id), payload)
     return found
 
 

@@ -15,7 +15,8 @@ postback:
   deposit needs the operator's ``txn_id``;
 - pixel txn ids live in their own namespace (``px:…``) and the events carry
   ``source=pixel``, so the commission engine can treat them with suspicion;
-- hits are rate-limited per client IP and per pixel key.
+- hits are rate-limited per (pixel key, client IP) and per pixel key
+  (``http.public_limits``; settings ``pixel_*_per_ip`` and ``pixel_*_per_key``).
 
 Ad blockers and tracking prevention drop pixels, and amounts come from the
 browser; that is why server-to-server postbacks are preferred.  The GIF is
@@ -25,12 +26,10 @@ always returned (a thank-you page must never break); the outcome is in the
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
 from importlib import resources
 
 from clickledger.http.asgi import Receive, Scope, Send, respond
-from clickledger.ingest.hub import IngestHub
+from clickledger.ingest.hub import IngestHub, rate_limited
 from clickledger.ingest.params import decode_query, parse_pairs, to_dict
 from clickledger.ingest.pipeline import Answer, rejected
 from clickledger.ingest.validate import Invalid
@@ -42,40 +41,6 @@ TRANSPARENT_GIF = bytes.fromhex(
 )
 PIXEL_TXN_PREFIX = "px:"
 PIXEL_FIELDS = ("event", "click_id", "user_id", "txn_id", "amount", "currency", "country")
-PER_IP_BURST = 30
-PER_IP_PER_S = 0.5
-PER_KEY_BURST = 2000
-PER_KEY_PER_S = 500.0
-MAX_BUCKETS = 100_000
-
-
-@dataclass(slots=True)
-class _Bucket:
-    tokens: float
-    at_s: float
-
-
-class RateLimiter:
-    """Token buckets by name: ``burst`` hits at once, refilled at ``per_s``."""
-
-    def __init__(self, burst: int, per_s: float) -> None:
-        self.burst = burst
-        self.per_s = per_s
-        self._buckets: dict[str, _Bucket] = {}
-
-    def allow(self, name: str, now_s: float | None = None) -> bool:
-        now_s = time.monotonic() if now_s is None else now_s
-        bucket = self._buckets.get(name)
-        if bucket is None:
-            if len(self._buckets) >= MAX_BUCKETS:
-                self._buckets.clear()
-            bucket = self._buckets[name] = _Bucket(float(self.burst), now_s)
-        bucket.tokens = min(self.burst, bucket.tokens + (now_s - bucket.at_s) * self.per_s)
-        bucket.at_s = now_s
-        if bucket.tokens < 1:
-            return False
-        bucket.tokens -= 1
-        return True
 
 
 def pixel_fields(params: dict[str, str]) -> dict[str, str]:
@@ -101,6 +66,8 @@ def _gif_headers(answer: Answer) -> list[tuple[bytes, bytes]]:
         headers.append((b"x-cl-reason", str(answer.body["reason"]).encode()))
     if answer.body.get("event_id"):
         headers.append((b"x-cl-event-id", str(answer.body["event_id"]).encode()))
+    if answer.body.get("retry_after_s"):
+        headers.append((b"retry-after", str(answer.body["retry_after_s"]).encode()))
     return headers
 
 
@@ -109,8 +76,6 @@ class PixelHandler:
 
     def __init__(self, hub: IngestHub) -> None:
         self.hub = hub
-        self.per_ip = RateLimiter(PER_IP_BURST, PER_IP_PER_S)
-        self.per_key = RateLimiter(PER_KEY_BURST, PER_KEY_PER_S)
         self.script = resources.files("clickledger.ingest").joinpath("pixel.js").read_bytes()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -134,12 +99,24 @@ class PixelHandler:
         info = self.hub.directory.by_pixel_key(params.get("k", "").strip())
         if info is None or not info.active:
             return rejected("unknown_key", "no active integration has this pixel key", 401)
-        ip = self.hub.peer_ip(scope) or "unknown"
-        if not self.per_key.allow(info.id) or not self.per_ip.allow(f"{info.id}|{ip}"):
+        wait_s = self._over_limit(info.id, self.hub.peer_ip(scope))
+        if wait_s is not None:
             self.hub.flusher.health.add(info.id, self.hub.clock.now(), rejected=1)
-            return rejected("rate_limited", "too many pixel hits", 429)
+            return rate_limited("too many pixel hits", wait_s)
         try:
             fields = pixel_fields(params)
         except Invalid as problem:
             return await self.hub.reject(info, "pixel", problem, raw[:2000], self.hub.clock.now())
         return await self.hub.ingest(info, fields, source="pixel", pixel=True)
+
+    def _over_limit(self, key_id: str, ip: str | None) -> float | None:
+        """Seconds to wait when the pixel key, or the key from this address, is over its
+        budget; None when the hit may go on."""
+        limits = self.hub.limits
+        if limits.pixel_per_key is not None:
+            wait_s = limits.pixel_per_key.take(key_id)
+            if wait_s is not None:
+                return wait_s
+        if limits.pixel_per_ip is not None:
+            return limits.pixel_per_ip.take(ip, prefix=key_id + "|")
+        return None

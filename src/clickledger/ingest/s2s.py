@@ -3,16 +3,20 @@
 Parameters come from the query string and, for POST, a form or JSON body.
 The request must be signed (``ingest.signatures``); an unsigned, badly signed,
 stale or unknown-key request answers 401 and writes nothing, an address off
-the integration's allowlist 403.  Everything after authentication is answered
-in JSON (``accepted`` / ``duplicate`` / ``rejected`` with a reason code) and a
-refusal is recorded for the integration's health view.
+the integration's allowlist 403, a verified request over the integration's rate
+limit (``http.public_limits``) 429 with ``Retry-After``, storing nothing.
+Everything after authentication is answered in JSON (``accepted`` /
+``duplicate`` / ``rejected`` with a reason code) and a refusal is recorded for
+the integration's health view.
 """
 
 from __future__ import annotations
 
-from clickledger.http.asgi import Receive, Scope, Send, header
+from collections.abc import Sequence
+
+from clickledger.http.asgi import Scope, header
 from clickledger.ingest import signatures
-from clickledger.ingest.hub import IngestHub, read_request, send_answer
+from clickledger.ingest.hub import JsonHandler
 from clickledger.ingest.params import (
     body_params,
     parse_pairs,
@@ -23,58 +27,48 @@ from clickledger.ingest.pipeline import Answer, rejected
 from clickledger.ingest.validate import Invalid
 
 POSTBACK_PATH = "/postback"
-ALLOWED = (b"allow", b"GET, POST")
 
 
-def signed_parts(scope: Scope, query: dict[str, str]) -> signatures.SignedParts:
-    """Key id, timestamp and signature from the headers, else from the query."""
-    def pick(name: bytes, param: str) -> str | None:
-        value = header(scope, name)
-        if value is not None:
-            return value.decode("latin-1")
-        return query.get(param)
-
-    return signatures.SignedParts(
-        key_id=pick(signatures.KEY_HEADER, signatures.KEY_PARAM),
-        timestamp=pick(signatures.TS_HEADER, signatures.TS_PARAM),
-        signature=pick(signatures.SIG_HEADER, signatures.SIG_PARAM),
-    )
+_AUTH_HEADERS = {signatures.KEY_HEADER: 0, signatures.TS_HEADER: 1, signatures.SIG_HEADER: 2}
+_AUTH_PARAMS = {signatures.KEY_PARAM: 0, signatures.TS_PARAM: 1, signatures.SIG_PARAM: 2}
 
 
-def first_values(pairs: list[tuple[str, str]]) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for name, value in pairs:
-        found.setdefault(name, value)
-    return found
+def signed_parts(
+    scope: Scope, query: Sequence[tuple[str, str]] = ()
+) -> signatures.SignedParts:
+    """Key id, timestamp and signature from the headers (the first of each), else from the
+    query's pairs (the first of each): one pass over each."""
+    found: list[str | None] = [None, None, None]
+    for name, value in scope.get("headers", ()):
+        slot = _AUTH_HEADERS.get(name)
+        if slot is not None and found[slot] is None:
+            found[slot] = bytes(value).decode("latin-1")
+    if None in found:
+        from_query: list[str | None] = [None, None, None]
+        for name, value in query:
+            slot = _AUTH_PARAMS.get(name)
+            if slot is not None and from_query[slot] is None:
+                from_query[slot] = value
+        found = [h if h is not None else q for h, q in zip(found, from_query, strict=True)]
+    return signatures.SignedParts(key_id=found[0], timestamp=found[1], signature=found[2])
 
 
-class PostbackHandler:
+class PostbackHandler(JsonHandler):
     """The ASGI app for ``/postback``."""
 
-    def __init__(self, hub: IngestHub) -> None:
-        self.hub = hub
-        self.settings = hub.settings
+    methods = ("GET", "POST")
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] not in ("GET", "POST"):
-            await send_answer(send, rejected("method_not_allowed", "use GET or POST", 405),
-                              [ALLOWED])
-            return
-        await send_answer(send, await self.handle(scope, receive))
-
-    async def handle(self, scope: Scope, receive: Receive) -> Answer:
-        request = await read_request(scope, receive, self.settings)
-        if isinstance(request, Answer):
-            return request
-        body, raw_query = request
+    async def answer(self, scope: Scope, body: bytes, raw_query: str) -> Answer:
         try:
             pairs = parse_pairs(raw_query, self.settings.max_query_params)
         except Invalid as problem:
             return rejected(problem.code, problem.message, problem.status)
-        auth = self.hub.authenticate(scope, signed_parts(scope, first_values(pairs)),
-                                     raw_query, body)
+        auth = self.hub.authenticate(scope, signed_parts(scope, pairs), raw_query, body)
         if isinstance(auth, Answer):
             return auth
+        limited = self.hub.rate_limit(auth)  # after verification: only the secret spends it
+        if limited is not None:
+            return limited
         try:
             params = to_dict(pairs)
             if scope["method"] == "POST":

@@ -29,6 +29,8 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
+from clickledger.hmacs import hmac_sha256_hex
+
 SIGNATURE_VERSION = "v1"
 MAX_SKEW_S = 300
 SIG_PARAM = "cl_sig"
@@ -49,12 +51,20 @@ class SignedParts:
     signature: str | None
 
 
+_SIG_PREFIX = SIG_PARAM + "="
+
+
 def strip_signature(raw_query: str) -> str:
     """The query string as sent, without its ``cl_sig=`` parameter(s)."""
-    if SIG_PARAM not in raw_query:
+    if _SIG_PREFIX not in raw_query:
         return raw_query
-    prefix = SIG_PARAM + "="
-    return "&".join(part for part in raw_query.split("&") if not part.startswith(prefix))
+    start = raw_query.find(_SIG_PREFIX)
+    if raw_query.count(_SIG_PREFIX) == 1 and (start == 0 or raw_query[start - 1] == "&"):
+        end = raw_query.find("&", start)  # the one ``cl_sig=…`` part: cut it out
+        if end == -1:
+            return raw_query[:max(start - 1, 0)]
+        return raw_query[:start] + raw_query[end + 1:]
+    return "&".join(part for part in raw_query.split("&") if not part.startswith(_SIG_PREFIX))
 
 
 EMPTY_BODY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -75,8 +85,7 @@ def sign(
     secret: str, timestamp: str, method: str, path: str, raw_query: str, body: bytes
 ) -> str:
     """The hex HMAC-SHA256 signature of a request (what a client computes)."""
-    message = canonical_request(timestamp, method, path, raw_query, body)
-    return hmac.digest(secret.encode(), message, "sha256").hex()
+    return hmac_sha256_hex(secret, canonical_request(timestamp, method, path, raw_query, body))
 
 
 def check_timestamp(

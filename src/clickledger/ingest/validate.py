@@ -49,13 +49,12 @@ class ValidEvent:
 
 def _text(fields: Mapping[str, str], name: str, required: bool = False) -> str | None:
     value = fields.get(name)
-    if value is None or not value.strip():
+    if value is None or not (value := value.strip()):
         if required:
             raise Invalid(f"missing_{name}", f"{name} is required")
         return None
-    value = value.strip()
-    if len(value) > LIMITS.get(name, 255):
-        limit = LIMITS.get(name, 255)
+    limit = LIMITS.get(name, 255)
+    if len(value) > limit:
         raise Invalid(f"invalid_{name}", f"{name} is longer than {limit} characters")
     if not value.isprintable():
         raise Invalid(f"invalid_{name}", f"{name} contains control characters")
@@ -110,6 +109,9 @@ def _currency(fields: Mapping[str, str], needed: bool) -> str | None:
     return code
 
 
+_QUANTA = {exponent: Decimal(1).scaleb(-exponent) for exponent in set(MINOR_UNITS.values())}
+
+
 def _money(fields: Mapping[str, str], name: str, currency: str | None) -> Decimal | None:
     text = _text(fields, name)
     if text is None:
@@ -121,7 +123,7 @@ def _money(fields: Mapping[str, str], name: str, currency: str | None) -> Decima
     if value < 0:
         raise Invalid("negative_amount", f"{name} must not be negative")
     exponent = MINOR_UNITS[currency] if currency else 2
-    if value != value.quantize(Decimal(1).scaleb(-exponent)):
+    if value != value.quantize(_QUANTA[exponent]):
         raise Invalid("amount_precision",
                       f"{name} has more than {exponent} decimals for {currency}")
     if value.scaleb(exponent) > MAX_AMOUNT_MINOR:
@@ -163,9 +165,9 @@ def _day(fields: Mapping[str, str], occurred_at: datetime) -> date:
         raise Invalid("invalid_day", f"day must be YYYY-MM-DD: {text!r}") from exc
 
 
-def _check_kind_rules(kind: EventKind, money: Mapping[str, Decimal | None],
-                      lots: Decimal | None, instrument: str | None) -> None:
-    amount = money["amount"]
+def _check_kind_rules(kind: EventKind, amount: Decimal | None,
+                      activity: tuple[Decimal | None, ...], lots: Decimal | None,
+                      instrument: str | None) -> None:
     if kind in AMOUNT_REQUIRED:
         if amount is None:
             raise Invalid("missing_amount", f"a {kind.value} needs an amount")
@@ -174,15 +176,39 @@ def _check_kind_rules(kind: EventKind, money: Mapping[str, Decimal | None],
     if kind is EventKind.TRADE and (lots is None or instrument is None):
         raise Invalid("missing_lots" if lots is None else "missing_instrument",
                       "a trade needs lots and instrument")
-    if kind is EventKind.ACTIVITY and all(money[name] is None for name in ACTIVITY_FIELDS):
+    if kind is EventKind.ACTIVITY and activity.count(None) == len(activity):
         raise Invalid("missing_activity", "an activity row needs bets, wins, bonus or chargebacks")
 
 
+HASHED = ("kind", "txn_id", "user_id", "currency", "ts", "click_id", "promo", "country",
+          "lots", "instrument", "account_type", "day", "reverses", "source", *MONEY_FIELDS)
+# "name={}" for every hashed field, in name order, joined by the unit separator
+_HASH_TEXT = "\x1f".join(f"{name}={{}}" for name in sorted(HASHED))
+_HASH_ORDER = tuple(HASHED.index(name) for name in sorted(HASHED))
+
+
 def payload_hash(values: Mapping[str, object]) -> str:
-    """SHA-256 of the event's content in a fixed order: equal for a faithful retry."""
-    text = "\x1f".join(f"{name}={'' if values[name] is None else values[name]}"
-                       for name in sorted(values))
+    """SHA-256 of the event's content in a fixed order: equal for a faithful retry.
+
+    The text is ``name=value`` for every field of ``HASHED`` in name order, joined
+    by ``\\x1f``, an absent value empty.  (Stored hashes depend on it: never change it.)
+    """
+    return _hash(tuple(values[name] for name in HASHED))
+
+
+def _hash(values: tuple[object, ...]) -> str:
+    """``payload_hash`` of the values of ``HASHED``, in that order."""
+    text = _HASH_TEXT.format(*["" if values[i] is None else values[i] for i in _HASH_ORDER])
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _normalized(value: Decimal | None) -> Decimal | None:
+    return value.normalize() if value is not None else None
+
+
+def _given(fields: Mapping[str, str], name: str) -> bool:
+    value = fields.get(name)
+    return value is not None and bool(value.strip())
 
 
 def validate(
@@ -192,40 +218,47 @@ def validate(
     status_map: Mapping[str, str] | None = None,
     source: Source = Source.S2S,
 ) -> ValidEvent:
-    """A ``PlayerEvent`` from renamed operator fields, or ``Invalid`` with a reason code."""
+    """A ``PlayerEvent`` from renamed operator fields, or ``Invalid`` with a reason code.
+
+    Fields are checked in a fixed order (the first problem is the one reported).
+    """
     kind, word = _kind(fields, status_map)
     txn_id = _text(fields, "txn_id", required=True)
     user_id = _text(fields, "user_id", required=True)
-    occurred_at = _occurred_at(fields, now)
-    has_money = any(fields.get(name, "").strip() for name in MONEY_FIELDS)
-    currency = _currency(fields, needed=has_money)
-    money = {name: _money(fields, name, currency) for name in MONEY_FIELDS}
-    lots = _lots(fields)
-    instrument = _text(fields, "instrument")
-    _check_kind_rules(kind, money, lots, instrument)
-    promo = _text(fields, "promo")
     assert txn_id is not None and user_id is not None
+    occurred_at = _occurred_at(fields, now)
+    has_money = any(_given(fields, name) for name in MONEY_FIELDS if name in fields)
+    currency = _currency(fields, needed=has_money)
+    amount = spread = bets = wins = bonus = chargebacks = None
+    if has_money:  # else every money field is absent or blank
+        amount, spread, bets, wins, bonus, chargebacks = (
+            _money(fields, name, currency) if name in fields else None for name in MONEY_FIELDS)
+    # (an absent optional field is None: ``in`` spares the call)
+    lots = _lots(fields) if "lots" in fields else None
+    instrument = _text(fields, "instrument") if "instrument" in fields else None
+    _check_kind_rules(kind, amount, (bets, wins, bonus, chargebacks), lots, instrument)
+    promo = _text(fields, "promo") if "promo" in fields else None
+    promo_code = promo.upper() if promo else None
+    click_id = _text(fields, "click_id") if "click_id" in fields else None
+    country = _country(fields) if "country" in fields else None
+    account_type = _text(fields, "account_type") if "account_type" in fields else None
+    activity_day = _day(fields, occurred_at) if kind is EventKind.ACTIVITY else None
+    reverses = _text(fields, "reverses_txn_id") if "reverses_txn_id" in fields else None
     event = PlayerEvent(
         kind=kind, txn_id=txn_id, operator_player_id=user_id, occurred_at=occurred_at,
-        source=source, amount=money["amount"], currency=currency,
-        click_id=_text(fields, "click_id"), promo_code=promo.upper() if promo else None,
-        country=_country(fields), lots=lots, instrument=instrument,
-        account_type=_text(fields, "account_type"), spread=money["spread"],
-        bets=money["bets"], wins=money["wins"], bonus=money["bonus"],
-        chargebacks=money["chargebacks"],
-        activity_day=_day(fields, occurred_at) if kind is EventKind.ACTIVITY else None,
-        status_raw=word[:64], reverses_txn_id=_text(fields, "reverses_txn_id"),
+        source=source, amount=amount, currency=currency, click_id=click_id,
+        promo_code=promo_code, country=country, lots=lots, instrument=instrument,
+        account_type=account_type, spread=spread, bets=bets, wins=wins, bonus=bonus,
+        chargebacks=chargebacks, activity_day=activity_day, status_raw=word[:64],
+        reverses_txn_id=reverses,
     )
-    content: dict[str, object] = {
-        "kind": kind.value, "txn_id": txn_id, "user_id": user_id, "currency": currency,
-        "ts": occurred_at.isoformat() if fields.get("ts", "").strip() else None,
-        "click_id": event.click_id, "promo": event.promo_code, "country": event.country,
-        "lots": lots.normalize() if lots is not None else None, "instrument": instrument,
-        "account_type": event.account_type,
+    content_hash = _hash((  # in HASHED order
+        kind.value, txn_id, user_id, currency,
+        occurred_at.isoformat() if _given(fields, "ts") else None,
+        click_id, promo_code, country, _normalized(lots), instrument, account_type,
         # a day derived from the receipt time is not content: a retry after midnight matches
-        "day": event.activity_day if fields.get("day", "").strip() else None,
-        "reverses": event.reverses_txn_id, "source": source.value,
-    }
-    content.update({name: (value.normalize() if value is not None else None)
-                    for name, value in money.items()})
-    return ValidEvent(event, payload_hash(content))
+        activity_day if _given(fields, "day") else None,
+        reverses, source.value, _normalized(amount), _normalized(spread), _normalized(bets),
+        _normalized(wins), _normalized(bonus), _normalized(chargebacks),
+    ))
+    return ValidEvent(event, content_hash)

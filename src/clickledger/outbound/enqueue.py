@@ -5,11 +5,14 @@ calls ``enqueue_for_events`` in the same transaction with the same event ids.
 Rows are keyed by a unique ``dedupe_key`` (event, template), so a repeat call
 queues nothing twice.
 
-Cost: four batched statements per call whatever the batch size (events with
-their player and click; the affiliates' active templates; those players' ledger
-entries, only when a template matched; one insert prepared once per dialect and
-executed for all rows), never one per event; statements are built once at import.
-Unattributed events queue nothing.
+Cost: four statements per call whatever the batch size (events with their
+player and click; the affiliates' active templates; those players' ledger
+entries, only when a template matched — each a ``store.batch_reads.BatchRead``
+with the ids as one parameter; one insert prepared once per dialect and
+executed for all rows), never one per event.  A template is split into text and
+macros once (``templates.CompiledTemplate``, cached by its text and words) and
+each event's facts are worked out once for all its templates.  Unattributed
+events queue nothing.
 
 Payout: the sum of the affiliate's ledger entries (any kind but payouts) that
 name the event among their sources.  An entry citing several events counts
@@ -20,27 +23,27 @@ trade.  Entries in a second currency for the same event are left out.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from clickledger.clock import utc
 from clickledger.ids import new_id
-from clickledger.ingest.prepared import PreparedInsert
 from clickledger.outbound import templates as tpl
 from clickledger.outbound import webhooks
 from clickledger.settings import get_settings
 from clickledger.store import tables as t
+from clickledger.store.batch_reads import BatchRead, codec
+from clickledger.store.inserts import PreparedInsert
 
-CHUNK_IDS = 500
-EXCLUDED_ENTRY_KINDS = ("payout",)
+COMPILED_TEMPLATES_MAX = 1024
 
 
-@dataclass
+@dataclass(slots=True)
 class _EventRow:
     id: str
     kind: str
@@ -54,68 +57,85 @@ class _EventRow:
     subs: tuple[str | None, str | None, str | None, str | None, str | None]
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
+class _Template:
+    id: str
+    affiliate_id: str
+    offer_id: str | None
+    event_kind: str | None
+    is_webhook: bool
+    words: dict[str, str]
+    compiled: tpl.CompiledTemplate
+
+
+@dataclass(slots=True)
 class _Payout:
     amount_minor: int = 0
     currency: str | None = None
     statuses: set[str] = field(default_factory=set)
 
 
-def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
-_e, _p, _c, _pc = t.player_events, t.players, t.clicks, t.promo_codes
-_EVENTS = (
-    sa.select(
-        _e.c.id, _e.c.kind, _e.c.amount_minor, _e.c.currency, _e.c.occurred_at,
-        _p.c.id.label("player_id"), _p.c.affiliate_id, _p.c.click_id,
-        sa.func.coalesce(_c.c.offer_id, _pc.c.offer_id).label("offer_id"),
-        _c.c.sub1, _c.c.sub2, _c.c.sub3, _c.c.sub4, _c.c.sub5,
-    )
-    .select_from(_e.join(_p, _p.c.id == _e.c.player_id)
-                 .outerjoin(_c, _c.c.id == _p.c.click_id)
-                 .outerjoin(_pc, _pc.c.id == _p.c.promo_code_id))
-    .where(_p.c.affiliate_id.is_not(None), _e.c.id.in_(sa.bindparam("ids", expanding=True)))
-)
-_pt = t.postback_templates
-_TEMPLATES = sa.select(_pt).where(
-    _pt.c.affiliate_id.in_(sa.bindparam("affiliates", expanding=True)), _pt.c.status == "active")
-_le = t.ledger_entries
-_PAYOUT_LINES = sa.select(
-    _le.c.player_id, _le.c.affiliate_id, _le.c.amount_minor, _le.c.currency, _le.c.status,
-    _le.c.source_event_ids, _le.c.kind,
-).where(_le.c.player_id.in_(sa.bindparam("players", expanding=True)),
-        _le.c.kind.not_in(EXCLUDED_ENTRY_KINDS))
+_EVENTS = BatchRead(
+    "SELECT e.id, e.kind, e.amount_minor, e.currency, e.occurred_at, p.id, p.affiliate_id,"
+    " p.click_id, COALESCE(c.offer_id, pc.offer_id), c.sub1, c.sub2, c.sub3, c.sub4, c.sub5"
+    " FROM player_events e JOIN players p ON p.id = e.player_id"
+    " LEFT OUTER JOIN clicks c ON c.id = p.click_id"
+    " LEFT OUTER JOIN promo_codes pc ON pc.id = p.promo_code_id"
+    " WHERE p.affiliate_id IS NOT NULL AND e.id {ids}")
+_TEMPLATES = BatchRead(
+    "SELECT id, affiliate_id, offer_id, event_kind, kind, url_template, status_words"
+    " FROM postback_templates WHERE status = 'active' AND affiliate_id {ids}")
+_PAYOUT_LINES = BatchRead(
+    "SELECT player_id, affiliate_id, amount_minor, currency, status, source_event_ids, kind"
+    " FROM ledger_entries WHERE kind <> 'payout' AND player_id {ids}")  # payouts: not commission
 OUTBOX_COLUMNS = (
     "id", "dedupe_key", "template_id", "affiliate_id", "event_id", "method", "url", "body",
     "headers", "status", "attempts", "next_attempt_at", "resend_count", "created_at",
     "updated_at",
 )
 _INSERT_OUTBOX = PreparedInsert(t.outbox, OUTBOX_COLUMNS, ["dedupe_key"])
+_COMPILED: dict[tuple[str, str], tpl.CompiledTemplate] = {}
 
 
 def _load_events(conn: sa.Connection, event_ids: Sequence[str]) -> list[_EventRow]:
-    rows: list[_EventRow] = []
-    for chunk in _chunks(list(event_ids), CHUNK_IDS):
+    """The attributed events among ``event_ids``, with their player's click or promo code."""
+    c = codec(conn)
+    text, maybe = c.id_text, c.id_or_none
+    return [
+        _EventRow(text(event_id), kind, amount_minor, currency, c.moment(occurred_at),
+                  text(player_id), text(affiliate_id), maybe(click_id), maybe(offer_id),
+                  (sub1, sub2, sub3, sub4, sub5))
         for (event_id, kind, amount_minor, currency, occurred_at, player_id, affiliate_id,
-             click_id, offer_id, *subs) in conn.execute(_EVENTS, {"ids": chunk}):
-            rows.append(_EventRow(event_id, kind, amount_minor, currency, occurred_at,
-                                  player_id, affiliate_id, click_id, offer_id,
-                                  (subs[0], subs[1], subs[2], subs[3], subs[4])))
-    return rows
+             click_id, offer_id, sub1, sub2, sub3, sub4, sub5)
+        in _EVENTS.rows(conn, c.id_list(dict.fromkeys(event_ids)))
+    ]
 
 
-def _load_templates(conn: sa.Connection, affiliate_ids: set[str]) -> dict[str, list[Any]]:
-    by_affiliate: dict[str, list[Any]] = defaultdict(list)
-    for chunk in _chunks(sorted(affiliate_ids), CHUNK_IDS):
-        for row in conn.execute(_TEMPLATES, {"affiliates": chunk}):
-            by_affiliate[row.affiliate_id].append(row)
+def _compiled(url_template: str, words: dict[str, str]) -> tpl.CompiledTemplate:
+    key = (url_template, json.dumps(words, sort_keys=True))
+    found = _COMPILED.get(key)
+    if found is None:
+        if len(_COMPILED) >= COMPILED_TEMPLATES_MAX:
+            _COMPILED.clear()
+        found = _COMPILED[key] = tpl.CompiledTemplate(url_template, words)
+    return found
+
+
+def _load_templates(conn: sa.Connection, affiliate_ids: set[str]) -> dict[str, list[_Template]]:
+    """The affiliates' active templates, compiled (a template's compiled form is cached)."""
+    c = codec(conn)
+    by_affiliate: dict[str, list[_Template]] = defaultdict(list)
+    for template_id, affiliate_id, offer_id, event_kind, kind, url_template, words in (
+            _TEMPLATES.rows(conn, c.id_list(sorted(affiliate_ids)))):
+        status_words = c.json(words) or {}
+        template = _Template(c.id_text(template_id), c.id_text(affiliate_id),
+                             c.id_or_none(offer_id), event_kind, kind == "webhook", status_words,
+                             _compiled(url_template, status_words))
+        by_affiliate[template.affiliate_id].append(template)
     return by_affiliate
 
 
-def _matches(template: Any, event: _EventRow) -> bool:
+def _matches(template: _Template, event: _EventRow) -> bool:
     return (template.offer_id is None or template.offer_id == event.offer_id) and (
         template.event_kind is None or template.event_kind == event.kind
     )
@@ -123,24 +143,27 @@ def _matches(template: Any, event: _EventRow) -> bool:
 
 def _load_payouts(conn: sa.Connection, events: list[_EventRow]) -> dict[str, _Payout]:
     """Per event id: the affiliate's commission for it (see the module doc)."""
+    c = codec(conn)
     wanted = {event.id for event in events}
     affiliate_of = {event.player_id: event.affiliate_id for event in events}
     payouts: dict[str, _Payout] = {}
-    for chunk in _chunks(sorted(affiliate_of), CHUNK_IDS):
-        for row in conn.execute(_PAYOUT_LINES, {"players": chunk}):
-            if row.affiliate_id != affiliate_of.get(row.player_id):
-                continue
-            sources = [str(s) for s in (row.source_event_ids or ())]
-            if not sources:
-                continue
-            owner = max(sources)
-            if owner not in wanted:
-                continue
-            payout = payouts.setdefault(owner, _Payout(currency=row.currency))
-            if payout.currency != row.currency:
-                continue
-            payout.amount_minor += int(row.amount_minor)
-            payout.statuses.add("reversed" if row.kind == "reversal" else row.status)
+    for player_id, affiliate_id, amount_minor, currency, status, sources, kind in (
+            _PAYOUT_LINES.rows(conn, c.id_list(sorted(affiliate_of)))):
+        if c.id_or_none(affiliate_id) != affiliate_of.get(c.id_text(player_id)):
+            continue
+        source_ids = [str(s) for s in (c.json(sources) or ())]
+        if not source_ids:
+            continue
+        owner = max(source_ids)
+        if owner not in wanted:
+            continue
+        payout = payouts.get(owner)
+        if payout is None:
+            payout = payouts[owner] = _Payout(currency=currency)
+        if payout.currency != currency:
+            continue
+        payout.amount_minor += int(amount_minor)
+        payout.statuses.add("reversed" if kind == "reversal" else status)
     return payouts
 
 
@@ -152,7 +175,7 @@ def _facts(event: _EventRow, payout: _Payout | None, player_key: str) -> tpl.Pos
         event_id=event.id,
         event_kind=event.kind,
         status=tpl.canonical_status(event.kind, amount_minor, statuses),
-        occurred_at=utc(event.occurred_at).isoformat(),
+        occurred_at=event.occurred_at.isoformat(),
         click_id=event.click_id,
         subs=event.subs,
         payout=tpl.money_text(amount_minor, currency) if payout else tpl.zero_text(currency),
@@ -164,16 +187,18 @@ def _facts(event: _EventRow, payout: _Payout | None, player_key: str) -> tpl.Pos
     )
 
 
-def _outbox_row(template: Any, facts: tpl.PostbackFacts, event: _EventRow,
+def _outbox_row(template: _Template, facts: tpl.PostbackFacts, event: _EventRow,
                 now: datetime) -> tuple[Any, ...]:
     """The delivery's ``outbox`` values in ``OUTBOX_COLUMNS`` order."""
-    words = template.status_words or {}
-    url = tpl.render(template.url_template, facts, words)
-    is_webhook = template.kind == "webhook"
-    body = webhooks.encode_body(tpl.webhook_payload(facts, words)) if is_webhook else None
+    url = template.compiled.render(facts)
+    if template.is_webhook:
+        body = webhooks.encode_body(tpl.webhook_payload(facts, template.words))
+        method = "POST"
+    else:
+        body, method = None, "GET"
     return (
         new_id(), f"{event.id}:{template.id}", template.id, event.affiliate_id, event.id,
-        "POST" if is_webhook else "GET", url, body, None, "pending", 0, now, 0, now, now,
+        method, url, body, None, "pending", 0, now, 0, now, now,
     )
 
 

@@ -21,17 +21,17 @@ own word; presets cover Keitaro, TUNE/HasOffers, Affise, Binom, Voluum and Everf
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Final
 from urllib.parse import quote, urlsplit
 
 from clickledger.domain.events import EventKind
 from clickledger.domain.money import MINOR_UNITS, from_minor, quantize
+from clickledger.hmacs import hmac_sha256_hex
 
 MACROS: Final = frozenset({
     "click_id", "sub1", "sub2", "sub3", "sub4", "sub5", "event", "status", "payout",
@@ -164,6 +164,7 @@ def canonical_status(event_kind: str, payout_minor: int, entry_statuses: frozens
     return "rebill"
 
 
+@lru_cache(maxsize=4096)  # amounts and payouts repeat: every outbox row formats two
 def money_text(amount_minor: int | None, currency: str | None) -> str:
     """``12.50`` for 1250 EUR minor units; empty when there is no amount."""
     if amount_minor is None:
@@ -173,6 +174,7 @@ def money_text(amount_minor: int | None, currency: str | None) -> str:
     return str(quantize(from_minor(amount_minor, currency), currency))
 
 
+@lru_cache(maxsize=256)
 def zero_text(currency: str | None) -> str:
     if currency is None or currency not in MINOR_UNITS:
         return "0"
@@ -181,8 +183,7 @@ def zero_text(currency: str | None) -> str:
 
 def pseudonymous_player_id(secret_key: str, player_id: str) -> str:
     """A stable keyed HMAC-SHA256 of our player id: trackers can count players, not find them."""
-    digest = hmac.new(secret_key.encode(), f"player:{player_id}".encode(), hashlib.sha256)
-    return digest.hexdigest()[:PLAYER_ID_HEX_CHARS]
+    return hmac_sha256_hex(secret_key, f"player:{player_id}".encode())[:PLAYER_ID_HEX_CHARS]
 
 
 # --- rendering --------------------------------------------------------------
@@ -208,15 +209,65 @@ def macro_values(facts: PostbackFacts, words: Mapping[str, str]) -> dict[str, st
 
 def render(template: str, facts: PostbackFacts, words: Mapping[str, str]) -> str:
     """``template`` with every known macro replaced by its URL-encoded value."""
-    values = macro_values(facts, words)
+    return CompiledTemplate(template, words).render(facts)
 
-    def _fill(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in values:
-            return match.group(0)
-        return quote(values[name], safe="")
 
-    return _MACRO_RE.sub(_fill, template)
+Getter = Callable[[PostbackFacts, Mapping[str, str]], str]
+_GETTERS: Final[dict[str, Getter]] = {
+    "click_id": lambda f, w: f.click_id or "",
+    "event": lambda f, w: w.get(f.event_kind, f.event_kind),
+    "status": lambda f, w: w.get(f.status, f.status),
+    "payout": lambda f, w: f.payout,
+    "currency": lambda f, w: f.currency,
+    "txn_id": lambda f, w: f.event_id,
+    "player_id": lambda f, w: f.player_id,
+    "amount": lambda f, w: f.amount,
+    "amount_currency": lambda f, w: f.amount_currency,
+    "sub1": lambda f, w: f.subs[0] or "",
+    "sub2": lambda f, w: f.subs[1] or "",
+    "sub3": lambda f, w: f.subs[2] or "",
+    "sub4": lambda f, w: f.subs[3] or "",
+    "sub5": lambda f, w: f.subs[4] or "",
+}
+_URL_SAFE = re.compile(r"[A-Za-z0-9_.~-]*")  # what ``quote(value, safe="")`` leaves as it is
+
+
+def _encoded(value: str) -> str:
+    return value if _URL_SAFE.fullmatch(value) else quote(value, safe="")
+
+
+class CompiledTemplate:
+    """A template split once into literal text and macros, with its status words: rendering
+    an event is then one pass over the parts (what ``render`` does, for many events)."""
+
+    __slots__ = ("head", "slots", "words")
+
+    def __init__(self, template: str, words: Mapping[str, str]) -> None:
+        self.words = dict(words)
+        pieces = _MACRO_RE.split(template)  # text, macro name, text, macro name, …, text
+        self.head = pieces[0]
+        self.slots: list[tuple[Getter, str]] = []
+        for name, text in zip(pieces[1::2], pieces[2::2], strict=True):
+            getter = _GETTERS.get(name)
+            if getter is None:  # not a macro: kept as written
+                self._append_text("{" + name + "}" + text)
+            else:
+                self.slots.append((getter, text))
+
+    def _append_text(self, text: str) -> None:
+        if self.slots:
+            getter, before = self.slots[-1]
+            self.slots[-1] = (getter, before + text)
+        else:
+            self.head += text
+
+    def render(self, facts: PostbackFacts) -> str:
+        words = self.words
+        parts = [self.head]
+        for getter, text in self.slots:
+            parts.append(_encoded(getter(facts, words)))
+            parts.append(text)
+        return "".join(parts)
 
 
 def webhook_payload(facts: PostbackFacts, words: Mapping[str, str]) -> dict[str, object]:

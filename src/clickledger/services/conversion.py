@@ -7,65 +7,107 @@ transaction with the ids of every event whose consequences may have changed
 evaluation is idempotent: ledger entries carry a unique ``entry_key``, so
 passing an event twice never pays twice.
 
+One call gives the same ledger as calling it once per event, in arrival order
+(``received_at``, then the time-ordered event id; a player's events that came
+before its registration count as arriving with it, since until then the
+player had no affiliate).  So the way ingestion happens to batch events never
+changes what is paid, and ``ledger rebuild`` may replay them in any grouping:
+
+* a CPA decision (paid, rejected for good, or on hold) is taken at the first
+  arrival after which the player's history decides it, and is final;
+* CPA and CPL ranks (tiers, caps) are counted in the order of those arrivals;
+* a chargeback or reversal undoes only lines made before it arrived, and a
+  trade is not paid when a reversal of it arrived first.
+
 One call costs a fixed handful of queries whatever the batch size: the
-events with their players, the affiliates' assignments and deal versions,
-existing conversions, the history of players still able to qualify, and the
-lines a chargeback or reversal touches.  CPA/CPL ranks (tiers and caps) are
-counted per affiliate, deal and period, in arrival order.
+events with their players, existing conversions, the history of players
+still able to qualify, the reversals pointing at the batch's trades and the
+lines a chargeback or reversal touches (assignments, deal versions and
+parents come from the shared catalogue).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
 
-from clickledger.clock import utc
-from clickledger.domain.deals.base import DealKind
-from clickledger.domain.deals.cpa import cpa_for_rank
+from clickledger.domain.deals.base import DealKind, DealVersion
+from clickledger.domain.deals.cpa import CpaTerms, cpa_for_rank
 from clickledger.domain.deals.cpl import CplTerms, cpl_for_lead
 from clickledger.domain.deals.ib_rebate import IbTerms, Trade, rebate_for
-from clickledger.domain.deals.registry import cpa_terms
+from clickledger.domain.deals.registry import ParsedTerms, cpa_terms
 from clickledger.domain.fx import FxError
 from clickledger.domain.ledger import EntryDraft, EntryKind
-from clickledger.domain.qualification import PlayerFacts, Step, evaluate
+from clickledger.domain.qualification import PlayerFacts, Qualification, Step, evaluate
 from clickledger.ids import new_id
 from clickledger.services import audit
 from clickledger.services.posting import Context, as_decimal, ensure_periods, post, reversals_for
+from clickledger.store import deals as deal_store
+from clickledger.store import evaluation_reads as reads
 from clickledger.store import ledger as ledger_store
 from clickledger.store import tables as t
-from clickledger.store.deals import chunks, text_id
+from clickledger.store.evaluation_reads import Event, moment
 
 CPA_KINDS = (DealKind.CPA, DealKind.HYBRID)
+CPA_KIND_SET = frozenset(CPA_KINDS)
 CONVERSION_KINDS = frozenset({DealKind.CPA, DealKind.HYBRID, DealKind.CPL})
-STEP_KINDS = ("ftd", "deposit", "trade", "activity", "chargeback", "reversal")
+DEPOSIT_KINDS = frozenset({"ftd", "deposit"})
+UNDO_KINDS = frozenset({"chargeback", "reversal"})
+BASE_STEP_KINDS = ("chargeback", "deposit", "ftd", "reversal")
 LOTS_SCALE = Decimal(1000)
 FINAL_STATUSES = frozenset({"approved", "rejected", "reversed"})
 
+Arrival = tuple[Any, str]  # (received_at as stored, event id): the order events arrived in
+Order = tuple[Arrival, Arrival]  # (the arrival an event counts at, its own arrival)
 
-@dataclass
+
+def _at(event: Event) -> datetime:
+    return moment(event.occurred)
+
+
+@dataclass(slots=True)
 class _Player:
     id: str
     affiliate_id: str
     brand_id: str
-    registered_at: datetime | None
-    ftd_at: datetime | None
+    registered: Any  # registered_at as the driver gives it, or None
     country: str | None
-    events: list[Any] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)  # this call's, in arrival order
+    order: dict[str, Order] = field(default_factory=dict)  # event id → when it counts
 
-    @cached_property
-    def arrived_at(self) -> datetime:
-        """The earliest of registration and the batch's events (computed once, after loading)."""
-        times = [utc(e.occurred_at) for e in self.events]
-        if self.registered_at is not None:
-            times.append(self.registered_at)
-        return min(times)
+    def first(self) -> Order:
+        """When the player's first event of this call counts."""
+        return min(self.order.values())
+
+    @property
+    def registered_at(self) -> datetime | None:
+        return None if self.registered is None else moment(self.registered)
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    """A player's CPA rule as of one history: the deal version at its start and its terms."""
+
+    version: DealVersion
+    terms: ParsedTerms
+    cpa: CpaTerms
+
+
+@dataclass(frozen=True, slots=True)
+class _Decision:
+    """A CPA outcome taken at ``order``: paid (``result.qualified``), rejected or on hold."""
+
+    order: Order
+    player: _Player
+    status: str | None  # the conversion's status before this call
+    rule: _Rule
+    result: Qualification | None  # None: on hold (``hold`` says why)
+    hold: str = ""
 
 
 @dataclass
@@ -78,7 +120,10 @@ class _Batch:
     ranks: dict[tuple[str, str, str, datetime], int] = field(default_factory=dict)
     rank_periods: set[datetime] = field(default_factory=set)
     rank_affiliates: set[str] = field(default_factory=set)
-    rank_moments: list[datetime] = field(default_factory=list)
+    orders: dict[str, Order] = field(default_factory=dict)  # every event of the call
+    made: dict[str, Order] = field(default_factory=dict)  # entry key → when this call made it
+    kinds: dict[str, frozenset[DealKind]] = field(default_factory=dict)  # affiliate's deal kinds
+    steps: dict[tuple[str, str], Step] = field(default_factory=dict)  # (event, currency)
 
 
 def evaluate_events(conn: sa.Connection, event_ids: Sequence[str], now: datetime) -> None:
@@ -89,12 +134,14 @@ def evaluate_events(conn: sa.Connection, event_ids: Sequence[str], now: datetime
     if not players:
         return
     batch = _Batch(Context(conn), now)
-    batch.ctx.load_affiliates({p.affiliate_id for p in players})
-    batch.ctx.load_parents({p.affiliate_id for p in players})
-    existing = _conversions(conn, [p.id for p in players
-                                   if _converts(batch.ctx, p.affiliate_id)])
-    batch.rank_affiliates = {p.affiliate_id for p in players}  # ranks load on first use
-    batch.rank_moments = [p.arrived_at for p in players]
+    affiliates = {p.affiliate_id for p in players}
+    batch.ctx.load_affiliates(affiliates)
+    batch.ctx.load_parents(affiliates)
+    for player in players:
+        batch.orders.update(player.order)
+    existing = reads.conversion_statuses(
+        conn, [p.id for p in players if _kinds(batch, p.affiliate_id) & CONVERSION_KINDS])
+    batch.rank_affiliates = affiliates  # ranks load on first use, per period
     _evaluate_cpl(batch, players, existing)
     _evaluate_cpa(batch, players, existing)
     _evaluate_trades(batch, players)
@@ -104,70 +151,48 @@ def evaluate_events(conn: sa.Connection, event_ids: Sequence[str], now: datetime
 
 
 def _load_players(conn: sa.Connection, event_ids: Sequence[str]) -> list[_Player]:
-    e, p = t.player_events, t.players
     found: dict[str, _Player] = {}
-    columns = (text_id(e.c.id), e.c.kind, e.c.occurred_at, e.c.received_at,
-               text_id(e.c.integration_id), e.c.txn_id, e.c.amount_minor, e.c.currency,
-               e.c.lots_milli, e.c.instrument, e.c.account_type, e.c.spread_minor,
-               e.c.reverses_txn_id, text_id(p.c.id, "pid"), text_id(p.c.affiliate_id),
-               text_id(p.c.brand_id), p.c.registered_at, p.c.ftd_at, p.c.country)
-    rows: list[Any] = []
-    for chunk in chunks(dict.fromkeys(event_ids)):
-        rows += conn.execute(sa.select(*columns).join(p, p.c.id == e.c.player_id)
-                             .where(e.c.id.in_(chunk), p.c.affiliate_id.is_not(None))).all()
-    rows.sort(key=lambda r: (r.received_at, r.id))  # one column: all naive or all aware
-    for row in rows:
-        player = found.get(row.pid)
+    for event, row in reads.attributed_events(conn, event_ids):
+        player = found.get(row.id)
         if player is None:
-            player = found[row.pid] = _Player(
-                row.pid, row.affiliate_id, row.brand_id,
-                utc(row.registered_at) if row.registered_at else None,
-                utc(row.ftd_at) if row.ftd_at else None, row.country)
-        player.events.append(row)
+            player = found[row.id] = _Player(row.id, row.affiliate_id, row.brand_id,
+                                             row.registered, row.country)
+        player.events.append(event)
+    for player in found.values():
+        registered = next(((e.received, e.id) for e in player.events
+                           if e.kind == "registration"), None)
+        for event in player.events:
+            own = (event.received, event.id)
+            player.order[event.id] = (own if registered is None or own > registered
+                                      else registered, own)
     return list(found.values())
 
 
-def _converts(ctx: Context, affiliate_id: str) -> bool:
-    """Whether the affiliate has ever been on a CPL, CPA or hybrid deal (else no conversions)."""
-    return any(version.kind in CONVERSION_KINDS
-               for assignment in ctx.assignments.get(affiliate_id, [])
-               for version in ctx.versions.get(assignment.deal_id, [])[:1])
+def _kinds(batch: _Batch, affiliate_id: str) -> frozenset[DealKind]:
+    """The kinds of deal the affiliate has ever been on (none: nothing to evaluate)."""
+    kinds = batch.kinds.get(affiliate_id)
+    if kinds is None:
+        ctx = batch.ctx
+        kinds = batch.kinds[affiliate_id] = frozenset(
+            version.kind for assignment in ctx.assignments.get(affiliate_id, [])
+            for version in ctx.versions.get(assignment.deal_id, [])[:1])
+    return kinds
 
 
-def _conversions(conn: sa.Connection, player_ids: list[str]) -> dict[tuple[str, str], str]:
-    c = t.conversions
-    found: dict[tuple[str, str], str] = {}
-    for chunk in chunks(player_ids):
-        for row in conn.execute(sa.select(c.c.player_id, c.c.kind, c.c.status)
-                                .where(c.c.player_id.in_(chunk))):
-            found[(row.player_id, row.kind)] = row.status
-    return found
+def _load_ranks(batch: _Batch, affiliate_ids: set[str], at: datetime) -> None:
+    """Paid conversions so far per (kind, affiliate, deal) in the period of ``at``."""
+    start = batch.ctx.period(at).start
+    for (kind, affiliate_id, deal_id), count in reads.paid_conversions(
+            batch.ctx.conn, affiliate_ids, start).items():
+        batch.ranks[(kind, affiliate_id, deal_id, start)] = count
+    batch.rank_periods.add(start)
 
 
-def _load_ranks(batch: _Batch, affiliate_ids: set[str], moments: list[datetime]) -> None:
-    """Paid conversions so far per (kind, affiliate, deal, period), in one grouped query."""
-    c = t.conversions
-    starts = sorted({batch.ctx.period(m).start for m in moments})
-    for chunk in chunks(affiliate_ids):
-        rows = batch.ctx.conn.execute(
-            sa.select(c.c.kind, c.c.affiliate_id, c.c.deal_id, c.c.period_start, sa.func.count())
-            .where(c.c.affiliate_id.in_(chunk), c.c.period_start.in_(starts),
-                   c.c.status.in_(("approved", "reversed")))
-            .group_by(c.c.kind, c.c.affiliate_id, c.c.deal_id, c.c.period_start))
-        for kind, affiliate_id, deal_id, start, count in rows:
-            batch.ranks[(kind, affiliate_id, deal_id, utc(start))] = int(count)
-    batch.rank_periods.update(starts)
-
-
-def _rank(batch: _Batch, kind: str, affiliate_id: str, deal_id: str, moment: datetime) -> int:
-    """1-based rank of the next paid conversion of ``kind`` in the period of ``moment``."""
-    start = batch.ctx.period(moment).start
-    if batch.rank_moments:  # the first rank of the call: counts for the batch's periods
-        _load_ranks(batch, batch.rank_affiliates, [*batch.rank_moments, moment])
-        batch.rank_moments = []
-    if start not in batch.rank_periods:
-        _load_ranks(batch, {a for (_k, a, _d, _s) in batch.ranks} | {affiliate_id}, [moment])
-        batch.rank_periods.add(start)
+def _rank(batch: _Batch, kind: str, affiliate_id: str, deal_id: str, at: datetime) -> int:
+    """1-based rank of the next paid conversion of ``kind`` in the period of ``at``."""
+    start = batch.ctx.period(at).start
+    if start not in batch.rank_periods:  # counts for the call's affiliates in that period
+        _load_ranks(batch, batch.rank_affiliates, at)
     key = (kind, affiliate_id, deal_id, start)
     batch.ranks[key] = batch.ranks.get(key, 0) + 1
     return batch.ranks[key]
@@ -184,105 +209,194 @@ def _conversion(batch: _Batch, player: _Player, kind: str, status: str, reason: 
     (batch.held if was == "on_hold" else batch.conversions).append(row)
 
 
+# --- CPL ------------------------------------------------------------------------------
+
+
 def _evaluate_cpl(batch: _Batch, players: list[_Player],
                   existing: dict[tuple[str, str], str]) -> None:
+    """A registered player's lead is decided at its first arrival: ranks in that order."""
+    leads: list[tuple[Order, _Player, datetime, DealVersion, CplTerms]] = []
     for player in players:
-        if player.registered_at is None or (player.id, "cpl") in existing:
+        if DealKind.CPL not in _kinds(batch, player.affiliate_id) \
+                or (player.id, "cpl") in existing:
             continue
-        for _a, version, terms in batch.ctx.deals_at(player.affiliate_id, player.registered_at,
+        registered_at = player.registered_at
+        if registered_at is None:
+            continue
+        for _a, version, terms in batch.ctx.deals_at(player.affiliate_id, registered_at,
                                                      player.brand_id, (DealKind.CPL,)):
-            if not isinstance(terms, CplTerms):
-                continue
-            rank = _rank(batch, "cpl", player.affiliate_id, version.deal_id,
-                         player.registered_at)
-            outcome = cpl_for_lead(terms, player.country, rank, version.currency)
-            registration = next((e.id for e in player.events if e.kind == "registration"), None)
-            if not outcome.paid:
-                batch.ranks[("cpl", player.affiliate_id, version.deal_id,
-                             batch.ctx.period(player.registered_at).start)] -= 1
-            _conversion(batch, player, "cpl", "approved" if outcome.paid else "rejected",
-                        outcome.text, version.id, version.deal_id, player.registered_at,
-                        registration, None)
-            if outcome.paid:
-                batch.drafts.append(EntryDraft(
-                    entry_key=f"cpl:{player.id}", kind=EntryKind.COMMISSION,
-                    affiliate_id=player.affiliate_id, amount=outcome.amount,
-                    currency=version.currency, deal_type="cpl", caused_at=player.registered_at,
-                    explanation=outcome.text + f" ({version.deal_name} v{version.version})",
-                    source_event_ids=(registration,) if registration else (),
-                    player_id=player.id, deal_version_id=version.id, conversion_kind="cpl"))
-            break
+            if isinstance(terms, CplTerms):
+                leads.append((player.first(), player, registered_at, version, terms))
+                break
+    leads.sort(key=lambda lead: lead[0])
+    for order, player, registered_at, version, terms in leads:
+        _pay_lead(batch, order, player, registered_at, version, terms)
+
+
+def _pay_lead(batch: _Batch, order: Order, player: _Player, registered_at: datetime,
+              version: DealVersion, terms: CplTerms) -> None:
+    rank = _rank(batch, "cpl", player.affiliate_id, version.deal_id, registered_at)
+    outcome = cpl_for_lead(terms, player.country, rank, version.currency)
+    registration = next((e.id for e in player.events if e.kind == "registration"), None)
+    if not outcome.paid:
+        batch.ranks[("cpl", player.affiliate_id, version.deal_id,
+                     batch.ctx.period(registered_at).start)] -= 1
+    _conversion(batch, player, "cpl", "approved" if outcome.paid else "rejected",
+                outcome.text, version.id, version.deal_id, registered_at, registration, None)
+    if outcome.paid:
+        key = f"cpl:{player.id}"
+        batch.made[key] = order
+        batch.drafts.append(EntryDraft(
+            entry_key=key, kind=EntryKind.COMMISSION, affiliate_id=player.affiliate_id,
+            amount=outcome.amount, currency=version.currency, deal_type="cpl",
+            caused_at=registered_at,
+            explanation=outcome.text + f" ({version.deal_name} v{version.version})",
+            source_event_ids=(registration,) if registration else (),
+            player_id=player.id, deal_version_id=version.id, conversion_kind="cpl"))
+
+
+# --- CPA ------------------------------------------------------------------------------
 
 
 def _evaluate_cpa(batch: _Batch, players: list[_Player],
                   existing: dict[tuple[str, str], str]) -> None:
-    candidates = []
-    kinds = {"ftd", "deposit", "chargeback", "reversal"}
+    candidates: list[tuple[_Player, str | None]] = []
+    kinds = set(BASE_STEP_KINDS)
     for player in players:
         status = existing.get((player.id, "cpa"))
-        if status in FINAL_STATUSES:
+        if status in FINAL_STATUSES or not _kinds(batch, player.affiliate_id) & CPA_KIND_SET:
             continue
-        deals = batch.ctx.deals_at(player.affiliate_id, player.arrived_at, player.brand_id,
-                                   CPA_KINDS)
-        if not deals:
+        needs = _cpa_needs(batch.ctx, player)
+        if needs is None:
             continue
         candidates.append((player, status))
-        for _a, version, terms in deals:
-            parsed = cpa_terms(version.kind, terms)
-            if parsed is not None and parsed.qualification.min_lots > 0:
-                kinds.add("trade")
-            if parsed is not None and parsed.qualification.min_wagering > 0:
-                kinds.add("activity")
+        kinds |= needs
     if not candidates:
         return
-    history = _history(batch.ctx.conn, [p.id for p, _ in candidates], tuple(sorted(kinds)))
-    for player, status in candidates:
-        _qualify(batch, player, history.get(player.id, []), status)
+    history = reads.history(batch.ctx.conn, [p.id for p, _ in candidates], sorted(kinds))
+    decisions = [decision for player, status in candidates
+                 if (decision := _decide(batch, player, history.get(player.id, []), status))]
+    decisions.sort(key=lambda d: d.order)  # ranks in the order the decisions arrived
+    for decision in decisions:
+        _apply(batch, decision)
 
 
-def _history(conn: sa.Connection, player_ids: list[str],
-             kinds: tuple[str, ...] = STEP_KINDS) -> dict[str, list[Any]]:
-    """The steps that matter to the candidates' rules (activity only for wagering rules)."""
-    e = t.player_events
-    found: dict[str, list[Any]] = defaultdict(list)
-    for chunk in chunks(player_ids):
-        for row in conn.execute(
-            sa.select(text_id(e.c.id), text_id(e.c.player_id), e.c.kind, e.c.occurred_at,
-                      e.c.txn_id, text_id(e.c.integration_id), e.c.amount_minor, e.c.currency,
-                      e.c.lots_milli, e.c.bets_minor, e.c.reverses_txn_id)
-            .where(e.c.player_id.in_(chunk), e.c.kind.in_(kinds))
-        ):
-            found[row.player_id].append(row)
-    return found
+def _cpa_needs(ctx: Context, player: _Player) -> set[str] | None:
+    """The event kinds the player's CPA rules read (beyond deposits), or None: no CPA deal."""
+    needs: set[str] | None = None
+    for assignment in ctx.assignments.get(player.affiliate_id, []):
+        for version in ctx.versions.get(assignment.deal_id, []):
+            if version.kind not in CPA_KINDS or version.brand_id != player.brand_id:
+                continue
+            parsed = cpa_terms(version.kind, deal_store.parsed_terms(version, assignment))
+            if parsed is None:
+                continue
+            needs = needs or set()
+            if parsed.qualification.min_lots > 0:
+                needs.add("trade")
+            if parsed.qualification.min_wagering > 0:
+                needs.add("activity")
+    return needs
 
 
-def _qualify(batch: _Batch, player: _Player, history: list[Any], status: str | None) -> None:
-    start = min([player.arrived_at, *[utc(h.occurred_at) for h in history]])
-    deals = batch.ctx.deals_at(player.affiliate_id, start, player.brand_id, CPA_KINDS)
-    _assignment, first_version, _terms = deals[0]
-    reversed_txns = {(h.integration_id, h.reverses_txn_id) for h in history if h.reverses_txn_id}
+def _decide(batch: _Batch, player: _Player, history: list[Event],
+            status: str | None) -> _Decision | None:
+    """The first arrival of this call after which the player's history decides the CPA.
+
+    Events stored before this call were evaluated then (and decided nothing),
+    so only the histories ending at each of this call's events are tried, in
+    arrival order; a call with none of them tries the whole history once.
+    """
+    known = [h for h in history if h.id not in player.order]
+    arrived = sorted((h for h in history if h.id in player.order),
+                     key=lambda h: player.order[h.id])
+    if not arrived:
+        return _decide_on(batch, player, known, player.first(), status)
+    for count, last in enumerate(arrived, start=1):
+        decision = _decide_on(batch, player, known + arrived[:count], player.order[last.id],
+                              status)
+        if decision is not None:
+            return decision
+    return None
+
+
+def _decide_on(batch: _Batch, player: _Player, history: list[Event], order: Order,
+               status: str | None) -> _Decision | None:
+    """The CPA outcome of one history, if it is decided (else None: wait for more)."""
+    rule = _rule(batch.ctx, player, history)
+    if rule is None:
+        return None
+    currency = rule.version.currency
+    qualification = rule.cpa.qualification
+    undone = {(h.integration_id, h.reverses_txn_id) for h in history if h.reverses_txn_id}
+    steps = []
     try:
-        steps = [_step(batch, h, first_version.currency) for h in history
-                 if h.kind not in ("chargeback", "reversal")
-                 and (h.integration_id, h.txn_id) not in reversed_txns]
+        for h in history:
+            if h.kind in UNDO_KINDS or (h.kind == "trade" and qualification.min_lots <= 0) \
+                    or (h.kind == "activity" and qualification.min_wagering <= 0):
+                continue
+            charged_back = (h.integration_id, h.txn_id) in undone
+            if charged_back and h.kind not in DEPOSIT_KINDS:
+                continue  # a reversed trade or activity row counts for nothing
+            steps.append(_step(batch, h, currency, charged_back))
     except FxError as exc:
-        _conversion(batch, player, "cpa", "on_hold", str(exc), first_version.id,
-                    first_version.deal_id, None, None, status)
-        return
-    parsed = cpa_terms(first_version.kind, _terms)
-    if parsed is None:
-        return
+        return _Decision(order, player, status, rule, None, str(exc))
     facts = PlayerFacts(player.id, player.registered_at, player.country, steps)
-    result = evaluate(parsed.qualification, facts, first_version.currency)
-    if not result.qualified or result.at is None:
-        if result.final:
-            _conversion(batch, player, "cpa", "rejected", result.reason, first_version.id,
-                        first_version.deal_id, None, None, status)
+    result = evaluate(qualification, facts, currency)
+    if (result.qualified and result.at is not None) or result.final:
+        return _Decision(order, player, status, rule, result)
+    return None
+
+
+def _rule(ctx: Context, player: _Player, history: list[Event]) -> _Rule | None:
+    """The CPA deal in force when the player started: registration or first deposit."""
+    times = [_at(h) for h in history if h.kind in DEPOSIT_KINDS]
+    if player.registered_at is not None:
+        times.append(player.registered_at)
+    if not times:
+        times = [_at(h) for h in history if h.kind not in UNDO_KINDS]
+    if not times:
+        return None
+    for _a, version, terms in ctx.deals_at(player.affiliate_id, min(times), player.brand_id,
+                                           CPA_KINDS):
+        parsed = cpa_terms(version.kind, terms)
+        if parsed is not None:
+            return _Rule(version, terms, parsed)
+    return None
+
+
+def _step(batch: _Batch, row: Event, currency: str, charged_back: bool) -> Step:
+    cached = batch.steps.get((row.id, currency))
+    if cached is None:
+        at = _at(row)
+        amount = as_decimal(row.amount_minor, row.currency)
+        wagered = as_decimal(row.bets_minor, row.currency)
+        if row.currency and row.currency != currency and (amount or wagered):
+            fx = batch.ctx.fx()
+            amount = fx.convert(amount, row.currency, currency, at.date()).amount
+            wagered = fx.convert(wagered, row.currency, currency, at.date()).amount
+        lots = Decimal(row.lots_milli or 0) / LOTS_SCALE
+        cached = batch.steps[(row.id, currency)] = Step(
+            row.id, at, row.kind, amount if row.kind in DEPOSIT_KINDS else Decimal(0), lots,
+            wagered)
+    if charged_back:
+        return Step(cached.event_id, cached.at, cached.kind, cached.amount, cached.lots,
+                    cached.wagered, charged_back=True)
+    return cached
+
+
+def _apply(batch: _Batch, decision: _Decision) -> None:
+    player, rule, result = decision.player, decision.rule, decision.result
+    first = rule.version
+    if result is None:
+        _conversion(batch, player, "cpa", "on_hold", decision.hold, first.id, first.deal_id,
+                    None, None, decision.status)
         return
-    at_deals = batch.ctx.deals_at(player.affiliate_id, result.at, player.brand_id, CPA_KINDS)
-    _a, version, terms = next(
-        (d for d in at_deals if d[1].deal_id == first_version.deal_id), deals[0])
-    parsed = cpa_terms(version.kind, terms) or parsed
+    if not result.qualified or result.at is None:
+        _conversion(batch, player, "cpa", "rejected", result.reason, first.id, first.deal_id,
+                    None, None, decision.status)
+        return
+    version, parsed = _version_at(batch.ctx, player, result.at, rule)
     rank = _rank(batch, "cpa", player.affiliate_id, version.deal_id, result.at)
     outcome = cpa_for_rank(parsed, rank, version.currency, result.reason)
     last_event = result.source_event_ids[-1] if result.source_event_ids else None
@@ -290,10 +404,12 @@ def _qualify(batch: _Batch, player: _Player, history: list[Any], status: str | N
         batch.ranks[("cpa", player.affiliate_id, version.deal_id,
                      batch.ctx.period(result.at).start)] -= 1
     _conversion(batch, player, "cpa", "approved" if outcome.paid else "rejected", outcome.text,
-                version.id, version.deal_id, result.at, last_event, status)
+                version.id, version.deal_id, result.at, last_event, decision.status)
     if outcome.paid:
+        key = f"cpa:{player.id}"
+        batch.made[key] = decision.order
         batch.drafts.append(EntryDraft(
-            entry_key=f"cpa:{player.id}", kind=EntryKind.COMMISSION,
+            entry_key=key, kind=EntryKind.COMMISSION,
             affiliate_id=player.affiliate_id, amount=outcome.amount, currency=version.currency,
             deal_type=version.kind.value, caused_at=result.at,
             explanation=f"{outcome.text} ({version.deal_name} v{version.version})",
@@ -301,101 +417,101 @@ def _qualify(batch: _Batch, player: _Player, history: list[Any], status: str | N
             deal_version_id=version.id, conversion_kind="cpa"))
 
 
-def _step(batch: _Batch, row: Any, currency: str) -> Step:
-    at = utc(row.occurred_at)
-    amount = as_decimal(row.amount_minor, row.currency)
-    wagered = as_decimal(row.bets_minor, row.currency)
-    if row.currency and row.currency != currency and (amount or wagered):
-        fx = batch.ctx.fx()
-        amount = fx.convert(amount, row.currency, currency, at.date()).amount
-        wagered = fx.convert(wagered, row.currency, currency, at.date()).amount
-    lots = Decimal(row.lots_milli or 0) / LOTS_SCALE
-    return Step(row.id, at, row.kind, amount if row.kind in ("ftd", "deposit") else Decimal(0),
-                lots, wagered)
+def _version_at(ctx: Context, player: _Player, at: datetime,
+                rule: _Rule) -> tuple[DealVersion, CpaTerms]:
+    """The same deal's version in force at the qualifying moment (its amount and tiers)."""
+    for _a, version, terms in ctx.deals_at(player.affiliate_id, at, player.brand_id, CPA_KINDS):
+        if version.deal_id == rule.version.deal_id:
+            return version, cpa_terms(version.kind, terms) or rule.cpa
+    return rule.version, rule.cpa
+
+
+# --- IB rebates -----------------------------------------------------------------------
 
 
 def _evaluate_trades(batch: _Batch, players: list[_Player]) -> None:
-    trades = [(p, e) for p in players for e in p.events if e.kind == "trade" and e.lots_milli]
+    trades = [(p, e) for p in players if DealKind.IB_REBATE in _kinds(batch, p.affiliate_id)
+              for e in p.events if e.kind == "trade" and e.lots_milli]
     if not trades:
         return
-    reversed_txns = _reversed(batch.ctx.conn, [e for _p, e in trades])
+    undone = reads.undoing(batch.ctx.conn, [e for _p, e in trades])
     for player, event in trades:
-        if (event.integration_id, event.txn_id) in reversed_txns:
-            continue
-        at = utc(event.occurred_at)
+        order = player.order[event.id]
+        if any(_before(batch, undo_id, order)
+               for undo_id in undone.get((event.integration_id, event.txn_id), ())):
+            continue  # reversed before it was paid: never paid
+        at = _at(event)
         for _a, version, terms in batch.ctx.deals_at(player.affiliate_id, at, player.brand_id,
                                                      (DealKind.IB_REBATE,)):
-            if not isinstance(terms, IbTerms):
-                continue
-            spread = as_decimal(event.spread_minor, event.currency)
-            if spread and event.currency != version.currency:
-                try:
-                    spread = batch.ctx.fx().convert(spread, event.currency, version.currency,
-                                                    at.date()).amount
-                except FxError:
-                    spread = Decimal(0)
-            trade = Trade(event.instrument or "", Decimal(event.lots_milli) / LOTS_SCALE,
-                          event.account_type, spread)
-            rebate = rebate_for(terms, trade, version.currency)
-            batch.drafts.append(EntryDraft(
-                entry_key=f"ib:{event.id}", kind=EntryKind.COMMISSION,
-                affiliate_id=player.affiliate_id, amount=rebate.amount,
-                currency=version.currency, deal_type="ib_rebate", caused_at=at,
-                explanation=f"{rebate.text} ({version.deal_name} v{version.version})",
-                source_event_ids=(event.id,), player_id=player.id, deal_version_id=version.id))
-            break
+            if isinstance(terms, IbTerms):
+                _pay_trade(batch, player, event, (order, at), version, terms)
+                break
 
 
-def _reversed(conn: sa.Connection, events: list[Any]) -> set[tuple[str, str]]:
-    """(integration, txn) of the given events that a stored reversal/chargeback points at."""
-    e = t.player_events
-    txns = [ev.txn_id for ev in events]
-    integrations = sorted({ev.integration_id for ev in events})
-    found: set[tuple[str, str]] = set()
-    for chunk in chunks(txns):  # (integration_id, reverses_txn_id) is indexed
-        for row in conn.execute(sa.select(e.c.integration_id, e.c.reverses_txn_id)
-                                .where(e.c.integration_id.in_(integrations),
-                                       e.c.reverses_txn_id.in_(chunk))):
-            found.add((row.integration_id, row.reverses_txn_id))
-    return found
+def _pay_trade(batch: _Batch, player: _Player, event: Event, when: tuple[Order, datetime],
+               version: DealVersion, terms: IbTerms) -> None:
+    order, at = when
+    spread = as_decimal(event.spread_minor, event.currency)
+    if spread and event.currency and event.currency != version.currency:
+        try:
+            spread = batch.ctx.fx().convert(spread, event.currency, version.currency,
+                                            at.date()).amount
+        except FxError:
+            spread = Decimal(0)
+    trade = Trade(event.instrument or "", Decimal(event.lots_milli or 0) / LOTS_SCALE,
+                  event.account_type, spread)
+    rebate = rebate_for(terms, trade, version.currency)
+    key = f"ib:{event.id}"
+    batch.made[key] = order
+    batch.drafts.append(EntryDraft(
+        entry_key=key, kind=EntryKind.COMMISSION, affiliate_id=player.affiliate_id,
+        amount=rebate.amount, currency=version.currency, deal_type="ib_rebate", caused_at=at,
+        explanation=f"{rebate.text} ({version.deal_name} v{version.version})",
+        source_event_ids=(event.id,), player_id=player.id, deal_version_id=version.id))
+
+
+def _before(batch: _Batch, event_id: str, order: Order) -> bool:
+    """Whether ``event_id`` arrived before ``order`` (an event of no earlier call: yes)."""
+    other = batch.orders.get(event_id)
+    return other is None or other < order
+
+
+# --- chargebacks and reversals --------------------------------------------------------
 
 
 def _evaluate_reversals(batch: _Batch, players: list[_Player]) -> None:
-    undo = [(p, e) for p in players for e in p.events if e.kind in ("chargeback", "reversal")]
+    undo = [(p, e) for p in players for e in p.events if e.kind in UNDO_KINDS]
     if not undo:
         return
+    undo.sort(key=lambda pair: pair[0].order[pair[1].id])
     conn = batch.ctx.conn
     lines = ledger_store.lines_for_players(conn, {p.id for p, _ in undo})
     already = {line.entry_key for line in lines if line.kind == EntryKind.REVERSAL.value}
-    targets = _target_ids(conn, [e for _p, e in undo])
+    targets = reads.named_events(conn, [e for _p, e in undo])
     for player, event in undo:
+        order = player.order[event.id]
         target = targets.get((event.integration_id, event.reverses_txn_id or ""))
+        if target is not None and not _before(batch, target, order):
+            target = None  # what it names had not arrived when it came
         touched = [line for line in lines if line.player_id == player.id
                    and line.kind != EntryKind.REVERSAL.value
                    and not line.entry_key.startswith("sub:")
                    and (target in line.source_event_ids if target
-                        else line.entry_key.startswith("cpa:"))]
+                        else line.entry_key.startswith("cpa:"))
+                   and _made_before(batch, line.entry_key, order)]
         if not touched:
             continue
         cause = f"{event.kind} {event.txn_id}"
         batch.drafts += reversals_for(batch.ctx, touched, cause, event.id,
-                                      utc(event.occurred_at), already)
+                                      _at(event), already)
         for line in touched:
             if line.entry_key.startswith(("cpa:", "cpl:")):
                 _mark_reversed(conn, player.id, line.entry_key.split(":")[0], cause, batch.now)
 
 
-def _target_ids(conn: sa.Connection, events: list[Any]) -> dict[tuple[str, str], str]:
-    e = t.player_events
-    wanted = [ev.reverses_txn_id for ev in events if ev.reverses_txn_id]
-    integrations = sorted({ev.integration_id for ev in events})
-    found: dict[tuple[str, str], str] = {}
-    for chunk in chunks(wanted):  # the unique (integration_id, txn_id) index
-        for row in conn.execute(sa.select(e.c.id, e.c.integration_id, e.c.txn_id)
-                                .where(e.c.integration_id.in_(integrations),
-                                       e.c.txn_id.in_(chunk))):
-            found[(row.integration_id, row.txn_id)] = row.id
-    return found
+def _made_before(batch: _Batch, entry_key: str, order: Order) -> bool:
+    made = batch.made.get(entry_key)
+    return made is None or made < order
 
 
 def _mark_reversed(conn: sa.Connection, player_id: str, kind: str, cause: str,
@@ -404,6 +520,9 @@ def _mark_reversed(conn: sa.Connection, player_id: str, kind: str, cause: str,
     conn.execute(c.update().where(c.c.player_id == player_id, c.c.kind == kind,
                                   c.c.status == "approved")
                  .values(status="reversed", reason=f"reversed: {cause}"[:500], updated_at=now))
+
+
+# --- writing --------------------------------------------------------------------------
 
 
 def _flush_conversions(batch: _Batch) -> None:

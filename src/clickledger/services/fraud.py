@@ -10,15 +10,18 @@ Contract with ingestion: in the transaction that accepts events, ingestion
 queues their ids in ``fraud_queue``; the fraud worker takes them off the queue
 and calls ``assess_events`` (then ``enforce_holds``) in one transaction, seconds
 later.  Running after the commission engine lets a verdict hold or reverse
-exactly what was posted, and the worker renders the undelivered outbound
-postbacks of held players again, so the tracker hears the held status.
+exactly what was posted, and the worker brings the outbound postbacks of held
+or rejected players up to date (``fraud_postbacks``): unsent ones rendered
+again, ones already sent followed by one saying the new status.
 
 Per player the new signals are merged with those of its latest assessment
 (one signal per check, the highest points), scored, and written as a new
 ``fraud_assessments`` row only when something changed: the same event twice
 writes nothing (``dedupe_key``).  A hold holds the player's unpaid lines; a
 reject (score ≥ ``reject_at``) reverses them and is final; every later batch
-about a held or rejected player holds or reverses what the engine posted since.
+about a held or rejected player holds or reverses what the engine posted since
+(after one batched read that finds which of them have anything new:
+``fraud_actions.players_with_work``).
 """
 
 from __future__ import annotations
@@ -50,10 +53,14 @@ from clickledger.store import fraud as repo
 from clickledger.store import tables as t
 
 SYSTEM_ACTOR = "system:fraud"
-MINUTE_DIMENSIONS = ("ip", "link", "sub")
+MINUTE_DIMENSIONS = ("ip", "link", "sub")  # short windows around a click
+# first hour a link or sub-id was seen (a new link's baseline spans its life); aff_h, all_h,
+# aff_ftd_h and all_ftd_h were written before revision 0003 and are pruned as they age
 HOUR_DIMENSIONS = ("link_h", "sub_h", "aff_h", "all_h", "aff_ftd_h", "all_ftd_h")
+DAY_DIMENSIONS = ("link_d", "sub_d", "aff_d", "all_d", "aff_ftd_d", "all_ftd_d")  # baselines
 MINUTE_RETENTION = timedelta(days=2)
 HOUR_RETENTION = timedelta(days=60)
+DAY_RETENTION = timedelta(days=60)
 IDENTITY_KINDS = ("ip", "device", "payment")
 SHARED_IP_LOOKBACK = timedelta(days=30)  # an address changes hands; devices and cards do not
 
@@ -98,6 +105,7 @@ def record_clicks(conn: sa.Connection, clicks: Iterable[ClickCount]) -> None:
     counts: Counter[repo.CounterKey] = Counter()
     for click in clicks:
         at_minute, at_hour = gather.minute(click.created_at), gather.hour(click.created_at)
+        at_day = gather.day(click.created_at)
         sub = gather.sub_key(click.link_id, click.sub1)
         if click.ip:
             counts[("ip", click.ip[:300], at_minute)] += 1
@@ -105,28 +113,45 @@ def record_clicks(conn: sa.Connection, clicks: Iterable[ClickCount]) -> None:
         counts[("sub", sub, at_minute)] += 1
         counts[("link_h", click.link_id, at_hour)] += 1
         counts[("sub_h", sub, at_hour)] += 1
-        counts[("aff_h", click.affiliate_id, at_hour)] += 1
-        counts[("all_h", "", at_hour)] += 1
+        counts[("link_d", click.link_id, at_day)] += 1
+        counts[("sub_d", sub, at_day)] += 1
+        counts[("aff_d", click.affiliate_id, at_day)] += 1
+        counts[("all_d", "", at_day)] += 1
     repo.bump_counts(conn, counts)
 
 
 def prune_counters(conn: sa.Connection, now: datetime) -> int:
     """Delete counter buckets no window or baseline reads any more."""
     return (repo.prune_counts(conn, MINUTE_DIMENSIONS, now - MINUTE_RETENTION)
-            + repo.prune_counts(conn, HOUR_DIMENSIONS, now - HOUR_RETENTION))
+            + repo.prune_counts(conn, HOUR_DIMENSIONS, now - HOUR_RETENTION)
+            + repo.prune_counts(conn, DAY_DIMENSIONS, now - DAY_RETENTION))
 
 
 @dataclass
 class Outcome:
-    """What one call did: assessments written, by action, and players held or rejected."""
+    """What one call did: assessments written, by action, and players held or rejected.
+
+    ``latest`` is the newest assessment of every player the call looked at (after its
+    writes), ``players_of`` maps the call's event ids to their players (filled by
+    ``enforce_holds``), ``changed`` names the players whose commission was held, released
+    or reversed by the call (what ``fraud_postbacks`` announces), and ``to_enforce`` the
+    players whose earlier hold ``assess_events(enforce=False)`` left to ``enforce_holds``.
+    """
 
     written: Counter[str] = field(default_factory=Counter)
     enforced: int = 0
+    latest: dict[str, dict[str, Any]] = field(default_factory=dict)
+    players_of: dict[str, str] = field(default_factory=dict)
+    changed: set[str] = field(default_factory=set)
+    to_enforce: dict[str, dict[str, Any]] = field(default_factory=dict)  # left for enforce_holds
 
 
 def assess_events(conn: sa.Connection, event_ids: Sequence[str], now: datetime,
-                  config: FraudConfig | None = None) -> Outcome:
-    """Assess the players behind ``event_ids`` and act on the verdicts (see the module doc)."""
+                  config: FraudConfig | None = None, *, enforce: bool = True) -> Outcome:
+    """Assess the players behind ``event_ids`` and act on the verdicts (see the module doc).
+
+    With ``enforce=False`` the holds of players held before are left for the
+    ``enforce_holds(..., after=outcome)`` that follows (one pass for every player)."""
     config = config or config_from(get_settings())
     events = gather.load_events(conn, event_ids)
     if not events:
@@ -135,33 +160,52 @@ def assess_events(conn: sa.Connection, event_ids: Sequence[str], now: datetime,
     batch.load()
     new_signals = batch.signals()
     latest = repo.latest_assessments(conn, set(new_signals) | set(batch.by_player))
-    outcome = Outcome()
+    outcome = Outcome(latest=latest)
     decided = _write(batch, new_signals, latest, now, outcome)
-    _enforce(conn, latest, decided, now, outcome)
+    outcome.changed |= decided
+    outcome.to_enforce = {p: row for p, row in latest.items() if p not in decided}
+    if enforce:
+        _enforce(conn, outcome.to_enforce, now, outcome)
+        outcome.to_enforce = {}
     return outcome
 
 
-def enforce_holds(conn: sa.Connection, event_ids: Sequence[str], now: datetime) -> int:
+def enforce_holds(conn: sa.Connection, event_ids: Sequence[str], now: datetime, *,
+                  after: Outcome | None = None) -> int:
     """Re-assert the hold or rejection of every held or rejected player behind ``event_ids``
     (of any kind: an activity or chargeback re-evaluated by the commission engine too) over
-    what was posted since; returns how many players had something new held or reversed."""
+    what was posted since; returns how many players had something new held or reversed.
+
+    ``after``: the ``assess_events`` outcome of the same events, whose players are done
+    already; it gains the events' players, their latest assessments and the changes."""
+    outcome = after if after is not None else Outcome()
     e = t.player_events
-    players: set[str] = set()
-    ids = list(dict.fromkeys(event_ids))
+    ids = [event_id for event_id in dict.fromkeys(event_ids) if event_id not in outcome.players_of]
     for start in range(0, len(ids), 400):
-        players.update(str(p) for p in conn.execute(
-            sa.select(e.c.player_id).where(e.c.id.in_(ids[start:start + 400]))).scalars())
-    latest = {pid: row for pid, row in repo.latest_assessments(conn, players).items()
-              if _holds(row) or _rejects(row)}
-    outcome = Outcome()
-    _enforce(conn, latest, set(), now, outcome)
-    return outcome.enforced
+        for event_id, player_id in conn.execute(sa.select(e.c.id, e.c.player_id).where(
+                e.c.id.in_(ids[start:start + 400]), e.c.player_id.is_not(None))):
+            outcome.players_of[str(event_id)] = str(player_id)
+    done = set(outcome.latest)
+    fresh = repo.latest_assessments(conn, set(outcome.players_of.values()) - done)
+    outcome.latest.update(fresh)
+    before = outcome.enforced
+    _enforce(conn, {**outcome.to_enforce, **fresh}, now, outcome)
+    outcome.to_enforce = {}
+    enforced = outcome.enforced - before
+    if after is not None:
+        outcome.enforced = before  # the caller counts this call's share from the return value
+    return enforced
 
 
 def held_player_ids(conn: sa.Connection, player_ids: Iterable[str]) -> set[str]:
     """Players whose latest assessment holds or rejects them (for the commission engine)."""
     latest = repo.latest_assessments(conn, player_ids)
     return {pid for pid, row in latest.items() if _holds(row) or _rejects(row)}
+
+
+def holds_or_rejects(row: dict[str, Any]) -> bool:
+    """Whether an assessment row holds or rejects its player's commission."""
+    return _holds(row) or _rejects(row)
 
 
 def _holds(row: dict[str, Any]) -> bool:
@@ -210,11 +254,8 @@ class _Batch:
             if click is not None and click.ip:
                 values["ip"].add(click.ip[:128])
             for event in events:
-                for kind, keys in (("ip", gather.IP_KEYS), ("device", gather.DEVICE_KEYS),
-                                   ("payment", gather.PAYMENT_KEYS)):
-                    value = gather.raw_value(event.raw, keys)
-                    if value:
-                        values[kind].add(value)
+                for kind, value in gather.identity_values(event.raw):
+                    values[kind].add(value)
             for kind, found in values.items():
                 rows += [{"kind": kind, "value": v, "player_id": player_id,
                           "brand_id": head.brand_id, "affiliate_id": head.affiliate_id,
@@ -228,9 +269,9 @@ class _Batch:
         for kind, player_id in new:
             if kind == "ftd":
                 head = self.first(player_id)
-                at = gather.hour(head.ftd_at or head.occurred_at)
-                counts[("aff_ftd_h", head.affiliate_id, at)] += 1
-                counts[("all_ftd_h", "", at)] += 1
+                at = gather.day(head.ftd_at or head.occurred_at)
+                counts[("aff_ftd_d", head.affiliate_id, at)] += 1
+                counts[("all_ftd_d", "", at)] += 1
         repo.bump_counts(self.conn, counts)
         self._sharing()
 
@@ -271,8 +312,9 @@ class _Batch:
         trades: dict[str, list[Any]] = {}
         thresholds: dict[str, int] = {}
         if traders:
-            since = min(e.occurred_at for p in traders for e in self.by_player[p])
-            trades = gather.load_trades(self.conn, traders, since - gather.TRADE_LOOKBACK)
+            moments = [e.occurred_at for p in traders for e in self.by_player[p]]
+            trades = gather.load_trades(self.conn, traders, min(moments) - gather.TRADE_LOOKBACK,
+                                        max(moments))
             thresholds = _lot_thresholds(self.conn, [self.first(p) for p in traders])
         self._prefetch_windows()
         found: dict[str, list[Signal]] = {}
@@ -290,7 +332,7 @@ class _Batch:
             head = events[0]
             click = self.clicks.get(head.click_id or "")
             if click is not None and any(e.kind == "registration" for e in events):
-                windows += gather.flood_windows(click, window_minutes)
+                windows += gather.flood_windows(click, window_minutes).all()
             ftd = next((e for e in events if e.is_ftd), None)
             if ftd is not None:
                 windows += gather.rate_windows(head.affiliate_id, ftd.ftd_at or ftd.occurred_at)
@@ -379,20 +421,22 @@ def _lot_thresholds(conn: sa.Connection, heads: list[gather.EventRow]) -> dict[s
 
 def _write(batch: _Batch, new_signals: dict[str, list[Signal]],
            latest: dict[str, dict[str, Any]], now: datetime, outcome: Outcome) -> set[str]:
-    """Insert the changed assessments and act on them; returns the players acted on."""
-    decided: set[str] = set()
+    """Insert the changed assessments (one statement) and act on them; returns the players
+    given a new hold or rejection."""
+    rows: dict[str, dict[str, Any]] = {}
     for player_id, signals in new_signals.items():
-        if not signals:
-            continue
-        prior = latest.get(player_id)
-        row = _assessment(batch, player_id, signals, prior, now)
-        if row is None or not repo.insert_assessments(batch.conn, [row]):
-            continue
-        if prior is not None:
-            repo.supersede(batch.conn, [str(prior["id"])], now)
-        _act(batch.conn, row, now)
+        if signals:
+            row = _assessment(batch, player_id, signals, latest.get(player_id), now)
+            if row is not None:
+                rows[player_id] = row
+    inserted = repo.insert_assessments(batch.conn, list(rows.values()))
+    rows = {player: row for player, row in rows.items() if row["id"] in inserted}
+    repo.supersede(batch.conn, [str(latest[p]["id"]) for p in rows if p in latest], now)
+    decided: set[str] = set()
+    for player_id, row in rows.items():
+        if _act(batch.conn, row, now):
+            decided.add(player_id)
         latest[player_id] = row
-        decided.add(player_id)
         outcome.written[row["action"]] += 1
     return decided
 
@@ -444,10 +488,11 @@ def summary(reasons: Iterable[dict[str, Any]]) -> str:
     return "; ".join(str(r["reason"]) for r in ordered)[:400]
 
 
-def _act(conn: sa.Connection, row: dict[str, Any], now: datetime) -> None:
+def _act(conn: sa.Connection, row: dict[str, Any], now: datetime) -> bool:
+    """Hold or reject as the new assessment says; True when it did either."""
     action = Action(row["action"])
     if action not in (Action.HOLD, Action.REJECT):
-        return
+        return False
     held = row["held"]
     reason = f"score {row['score']}: {summary(row['reasons'])}"
     if action is Action.HOLD:
@@ -460,6 +505,7 @@ def _act(conn: sa.Connection, row: dict[str, Any], now: datetime) -> None:
                  after={"assessment_id": row["id"], "score": row["score"], "reason": reason,
                         "held_entries": len(held["entries"]),
                         "reversals": held["reversals"]})
+    return True
 
 
 def _save_held(conn: sa.Connection, assessment_id: str, held: dict[str, Any],
@@ -468,20 +514,26 @@ def _save_held(conn: sa.Connection, assessment_id: str, held: dict[str, Any],
     conn.execute(a.update().where(a.c.id == assessment_id).values(held=held, updated_at=now))
 
 
-def _enforce(conn: sa.Connection, latest: dict[str, dict[str, Any]], decided: set[str],
-             now: datetime, outcome: Outcome) -> None:
-    """Hold or reverse what the engine posted since a player was held or rejected."""
-    for player_id, row in latest.items():
-        if player_id in decided or not (_holds(row) or _rejects(row)):
-            continue
-        held = actions.copy_held(row.get("held"))
-        before = (len(held["entries"]), len(held["conversions"]), len(held["reversals"]))
+def _enforce(conn: sa.Connection, latest: dict[str, dict[str, Any]], now: datetime,
+             outcome: Outcome) -> None:
+    """Hold or reverse what the engine posted since a player was held or rejected (only for
+    the players ``players_with_work`` finds something new for: two reads for them all)."""
+    held = {p: row.get("held") for p, row in latest.items() if _holds(row)}
+    rejected = {p: row.get("held") for p, row in latest.items() if _rejects(row)}
+    for player_id in sorted(actions.players_with_work(conn, held, rejected)):
+        row = latest[player_id]
+        held_map = actions.copy_held(row.get("held"))
+        before = (len(held_map["entries"]), len(held_map["conversions"]),
+                  len(held_map["reversals"]))
         reason = f"score {row['score']}: {summary(row['reasons'])}"
         if _holds(row):
-            actions.hold(conn, player_id, reason, now, held)
+            actions.hold(conn, player_id, reason, now, held_map)
         else:
-            actions.reject(conn, player_id, reason, now, held)
-        after = (len(held["entries"]), len(held["conversions"]), len(held["reversals"]))
+            actions.reject(conn, player_id, reason, now, held_map)
+        after = (len(held_map["entries"]), len(held_map["conversions"]),
+                 len(held_map["reversals"]))
+        outcome.changed.add(player_id)
         if after != before:
-            _save_held(conn, str(row["id"]), held, now)
+            _save_held(conn, str(row["id"]), held_map, now)
+            row["held"] = held_map
             outcome.enforced += 1

@@ -30,6 +30,8 @@ from clickledger.store import tables as t
 HOLDABLE = ("approved", "pending")
 FINAL_CONVERSIONS = ("rejected", "reversed")
 ENGINE_KEYED = ("cpa:", "cpl:", "sub:", "rev:")
+LINE_KINDS = (EntryKind.COMMISSION.value, EntryKind.ADJUSTMENT.value)
+CHUNK_PLAYERS = 400
 
 Held = dict[str, Any]
 
@@ -45,6 +47,55 @@ def copy_held(held: Mapping[str, Any] | None) -> Held:
         base["conversions"].update(held.get("conversions") or {})
         base["reversals"] = list(held.get("reversals") or [])
     return base
+
+
+def players_with_work(conn: sa.Connection, held: Mapping[str, Mapping[str, Any] | None],
+                      rejected: Mapping[str, Mapping[str, Any] | None]) -> set[str]:
+    """Of the held and of the rejected players (each with its assessment's ``held`` map),
+    those for whom ``hold`` or ``reject`` would change something now: two reads for all of
+    them, where ``hold`` and ``reject`` take several per player.  A held player has a line
+    or conversion still to hold; a rejected one a hold to release, a conversion not yet
+    final, or a line of its own (not the engine's) without its reversal."""
+    players = sorted(set(held) | set(rejected))
+    if not players:
+        return set()
+    e, c = t.ledger_entries, t.conversions
+    lines: dict[str, list[Any]] = {player: [] for player in players}
+    conversions: dict[str, list[Any]] = {player: [] for player in players}
+    for start in range(0, len(players), CHUNK_PLAYERS):
+        chunk = players[start:start + CHUNK_PLAYERS]
+        for row in conn.execute(sa.select(
+                e.c.player_id, e.c.id, e.c.entry_key, e.c.kind, e.c.status, e.c.payout_id,
+                e.c.reverses_entry_id).where(e.c.player_id.in_(chunk))):
+            lines[str(row.player_id)].append(row)
+        for conversion in conn.execute(sa.select(c.c.player_id, c.c.id, c.c.status)
+                                       .where(c.c.player_id.in_(chunk))):
+            conversions[str(conversion.player_id)].append(conversion)
+    found = {player for player in held
+             if _holdable(lines[player], conversions[player])}
+    found |= {player for player, map_ in rejected.items()
+              if _rejectable(lines[player], conversions[player], map_ or {})}
+    return found
+
+
+def _holdable(lines: list[Any], conversions: list[Any]) -> bool:
+    reversed_ids = {str(line.reverses_entry_id) for line in lines if line.reverses_entry_id}
+    return any(conversion.status in HOLDABLE for conversion in conversions) or any(
+        line.status in HOLDABLE and line.payout_id is None and line.kind in LINE_KINDS
+        and str(line.id) not in reversed_ids for line in lines)
+
+
+def _rejectable(lines: list[Any], conversions: list[Any], held: Mapping[str, Any]) -> bool:
+    held_entries, held_conversions = held.get("entries") or {}, held.get("conversions") or {}
+    if any(str(line.id) in held_entries and line.status == "on_hold" for line in lines):
+        return True  # release
+    if any(str(row.id) in held_conversions and row.status == "on_hold" for row in conversions):
+        return True  # release
+    if any(conversion.status not in FINAL_CONVERSIONS for conversion in conversions):
+        return True  # reject_conversion
+    keys = {line.entry_key for line in lines}
+    return any(line.kind in LINE_KINDS and not line.entry_key.startswith(ENGINE_KEYED)
+               and f"rev:{line.entry_key}" not in keys for line in lines)
 
 
 def _reversed_ids(conn: sa.Connection, player_id: str) -> set[str]:

@@ -1,9 +1,9 @@
 """Fraud feature gathering: batch-loads what the rules need for the players of a batch.
 
-Every query takes an ``IN`` list over the batch (or a key range over the
-counters) and is cached for the call, so one batch costs a fixed handful of
-queries plus a few per registration (flood windows) and per affiliate with
-an FTD (conversion-rate windows), whatever the batch size.
+Every query takes an ``IN`` list over the batch and is cached for the call; the
+counter windows of every registration (flooding) and FTD (conversion rate) of
+the batch are summed in one statement (``WindowCache``), so one batch costs a
+fixed handful of queries whatever its size.
 
 Operator fields the rules read from an event's ``raw`` parameters (any one of
 each group; values are compared as sent, so operators send hashes):
@@ -30,6 +30,7 @@ from clickledger.domain.fraud.flooding import FloodFacts
 from clickledger.domain.fraud.forex import Trade
 from clickledger.store import fraud as repo
 from clickledger.store import tables as t
+from clickledger.store.batch_reads import BatchRead, codec
 
 IP_KEYS = ("ip", "player_ip", "registration_ip", "user_ip")
 DEVICE_KEYS = ("device_id", "device_fingerprint", "fingerprint")
@@ -63,7 +64,26 @@ def raw_value(raw: Mapping[str, Any] | None, keys: Sequence[str]) -> str | None:
     """The first non-empty value among ``keys`` of an event's raw parameters (case-blind)."""
     if not raw:
         return None
-    lowered = {str(k).strip().lower(): v for k, v in raw.items()}
+    return _first(_lowered(raw), keys)
+
+
+IDENTITY_KEYS = (("ip", IP_KEYS), ("device", DEVICE_KEYS), ("payment", PAYMENT_KEYS))
+
+
+def identity_values(raw: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """(kind, value) of each identity an event's raw parameters carry (``IDENTITY_KEYS``)."""
+    if not raw:
+        return []
+    lowered = _lowered(raw)
+    found = [(kind, _first(lowered, keys)) for kind, keys in IDENTITY_KEYS]
+    return [(kind, value) for kind, value in found if value]
+
+
+def _lowered(raw: Mapping[str, Any]) -> dict[str, Any]:
+    return {str(k).strip().lower(): v for k, v in raw.items()}
+
+
+def _first(lowered: Mapping[str, Any], keys: Sequence[str]) -> str | None:
     for key in keys:
         value = lowered.get(key)
         if value is not None and str(value).strip():
@@ -123,28 +143,33 @@ class ClickRow:
         )
 
 
+_KINDS_SQL = ", ".join(f"'{kind}'" for kind in ASSESSED_KINDS)
+_EVENTS = BatchRead(
+    "SELECT e.id, e.kind, e.occurred_at, e.brand_id, e.country, e.raw, p.id, p.affiliate_id,"  # noqa: S608 - constants
+    " p.click_id, p.registered_at, p.country, p.ftd_event_id, p.ftd_at"
+    " FROM player_events e JOIN players p ON p.id = e.player_id"
+    f" WHERE p.affiliate_id IS NOT NULL AND e.kind IN ({_KINDS_SQL})"
+    " AND e.id {ids}")
+
+
 def load_events(conn: sa.Connection, event_ids: Sequence[str]) -> list[EventRow]:
-    """The batch's events of assessed kinds whose player is bound to an affiliate."""
-    e, p = t.player_events, t.players
-    columns = (e.c.id, e.c.kind, e.c.occurred_at, e.c.brand_id, e.c.country, e.c.raw,
-               p.c.id.label("pid"), p.c.affiliate_id, p.c.click_id, p.c.registered_at,
-               p.c.country.label("pcountry"), p.c.ftd_event_id, p.c.ftd_at)
+    """The batch's events of assessed kinds whose player is bound to an affiliate (one
+    statement below the Core compiler: ``store.batch_reads``)."""
+    c = codec(conn)
+    text, maybe, moment = c.id_text, c.id_or_none, c.moment
     found: list[EventRow] = []
-    for chunk in _chunks(list(dict.fromkeys(event_ids))):
-        query = (sa.select(*columns).join(p, p.c.id == e.c.player_id)
-                 .where(e.c.id.in_(chunk), p.c.affiliate_id.is_not(None),
-                        e.c.kind.in_(ASSESSED_KINDS)))
-        for row in conn.execute(query):
-            found.append(EventRow(
-                id=str(row.id), kind=row.kind, occurred_at=utc(row.occurred_at),
-                brand_id=str(row.brand_id), player_id=str(row.pid),
-                affiliate_id=str(row.affiliate_id),
-                click_id=str(row.click_id) if row.click_id else None,
-                registered_at=utc(row.registered_at) if row.registered_at else None,
-                player_country=row.pcountry, ftd_event_id=str(row.ftd_event_id)
-                if row.ftd_event_id else None,
-                ftd_at=utc(row.ftd_at) if row.ftd_at else None, country=row.country,
-                raw=row.raw if isinstance(row.raw, Mapping) else None))
+    for (event_id, kind, occurred_at, brand_id, country, raw, player_id, affiliate_id,
+         click_id, registered_at, player_country, ftd_event_id, ftd_at) in _EVENTS.rows(
+            conn, c.id_list(dict.fromkeys(event_ids))):
+        raw = c.json(raw)
+        found.append(EventRow(
+            id=text(event_id), kind=kind, occurred_at=moment(occurred_at),
+            brand_id=text(brand_id), player_id=text(player_id), affiliate_id=text(affiliate_id),
+            click_id=maybe(click_id),
+            registered_at=moment(registered_at) if registered_at is not None else None,
+            player_country=player_country, ftd_event_id=maybe(ftd_event_id),
+            ftd_at=moment(ftd_at) if ftd_at is not None else None, country=country,
+            raw=raw if isinstance(raw, Mapping) else None))
     found.sort(key=lambda ev: (ev.occurred_at, ev.id))
     return found
 
@@ -154,20 +179,22 @@ def _chunks(values: Sequence[str], size: int = 400) -> Iterable[list[str]]:
         yield list(values[start:start + size])
 
 
+_CLICKS = BatchRead(
+    "SELECT id, created_at, link_id, affiliate_id, sub1, ip, user_agent, accept_language,"
+    " country, device, os, browser, is_bot, extra FROM clicks WHERE id {ids}")
+
+
 def load_clicks(conn: sa.Connection, click_ids: Iterable[str]) -> dict[str, ClickRow]:
-    c = t.clicks
+    c = codec(conn)
     found: dict[str, ClickRow] = {}
-    for chunk in _chunks(sorted(set(click_ids))):
-        for row in conn.execute(sa.select(
-            c.c.id, c.c.created_at, c.c.link_id, c.c.affiliate_id, c.c.sub1, c.c.ip,
-            c.c.user_agent, c.c.accept_language, c.c.country, c.c.device, c.c.os, c.c.browser,
-            c.c.is_bot, c.c.extra,
-        ).where(c.c.id.in_(chunk))):
-            found[str(row.id)] = ClickRow(
-                str(row.id), utc(row.created_at), str(row.link_id), str(row.affiliate_id),
-                row.sub1, row.ip, row.user_agent, row.accept_language, row.country, row.device,
-                row.os, row.browser, row.is_bot,
-                row.extra if isinstance(row.extra, Mapping) else None)
+    for (click_id, created_at, link_id, affiliate_id, sub1, ip, user_agent, language, country,
+         device, os, browser, is_bot, extra) in _CLICKS.rows(conn, c.id_list(set(click_ids))):
+        extra = c.json(extra)
+        row = ClickRow(c.id_text(click_id), c.moment(created_at), c.id_text(link_id),
+                       c.id_text(affiliate_id), sub1, ip, user_agent, language, country, device,
+                       os, browser, None if is_bot is None else bool(is_bot),
+                       extra if isinstance(extra, Mapping) else None)
+        found[row.id] = row
     return found
 
 
@@ -181,67 +208,34 @@ def load_login_ips(conn: sa.Connection, affiliate_ids: Iterable[str]) -> dict[st
     return found
 
 
-Window = tuple[str, str, datetime, datetime, datetime]  # dimension, key, start, split, end
-MINUTE_DIMENSIONS = frozenset({"ip", "link", "sub"})
-Totals = tuple[int, int, datetime | None]  # clicks before split, clicks from split, first bucket
+Window = repo.Window  # dimension, key, start, split, end, dimension of the first-seen bucket
+Totals = repo.Totals  # clicks before split, clicks from split, first-seen bucket
 
 
 @dataclass
 class WindowCache:
-    """Counter windows of one call, read with few queries.
+    """Counter windows of one call, read together.
 
-    Minute dimensions (short windows around a click) are read as the exact
-    minute buckets the call needs and summed here; hour dimensions (baselines
-    over days, day-aligned so a batch has few distinct shapes) are summed by
-    the database, one grouped query per dimension and shape.
+    The rules of a batch name their windows first (``prefetch``); every window
+    not yet known is then summed by the database in one statement per chunk
+    (``store.fraud.window_sums``: one range scan per window over the counters'
+    primary key, one row back).  Short windows read minute buckets (about ten
+    rows each), baselines and histories day buckets (seven to thirty-seven).
+    A window asked for without a prefetch costs one more statement.
     """
 
     conn: sa.Connection
-    minutes: dict[tuple[str, str], dict[datetime, int]] = field(default_factory=dict)
     totals: dict[Window, Totals] = field(default_factory=dict)
+    statements: int = 0
 
     def prefetch(self, windows: Iterable[Window]) -> None:
-        minute_wanted: dict[str, set[tuple[str, datetime]]] = defaultdict(set)
-        hour_wanted: dict[tuple[str, datetime, datetime, datetime], set[str]] = defaultdict(set)
-        for window in windows:
-            dimension, key, start, split, end = window
-            if dimension in MINUTE_DIMENSIONS:
-                minute_wanted[dimension].update(
-                    (key, moment) for moment in self._missing(dimension, key, start, end))
-            elif window not in self.totals:
-                hour_wanted[(dimension, start, split, end)].add(key)
-        for dimension, pairs in minute_wanted.items():
-            self._load(dimension, pairs)
-        for (dimension, start, split, end), keys in hour_wanted.items():
-            found = repo.window_totals(self.conn, dimension, keys, start, split, end)
-            for key in keys:
-                self.totals[(dimension, key, start, split, end)] = found.get(key, (0, 0, None))
+        missing = {window for window in windows if window not in self.totals}
+        if missing:
+            self.totals.update(repo.window_sums(self.conn, missing))
+            self.statements += 1
 
-    def _missing(self, dimension: str, key: str, start: datetime,
-                 end: datetime) -> list[datetime]:
-        known = self.minutes.get((dimension, key), {})
-        count = int((end - start).total_seconds()) // 60
-        return [m for m in (start + timedelta(minutes=n) for n in range(count)) if m not in known]
-
-    def _load(self, dimension: str, pairs: set[tuple[str, datetime]]) -> None:
-        if not pairs:
-            return
-        for key, moment in pairs:
-            self.minutes.setdefault((dimension, key), {})[moment] = 0
-        for key, bucket, clicks in repo.minute_counts(self.conn, dimension, pairs):
-            self.minutes[(dimension, key)][utc(bucket)] = clicks
-
-    def sum(self, dimension: str, key: str, start: datetime, end: datetime) -> int:
-        """Clicks of a minute dimension in ``start`` ≤ bucket < ``end`` (minute-aligned)."""
-        self._load(dimension, {(key, m) for m in self._missing(dimension, key, start, end)})
-        known = self.minutes[(dimension, key)]
-        count = int((end - start).total_seconds()) // 60
-        return sum(known.get(start + timedelta(minutes=n), 0) for n in range(count))
-
-    def total(self, dimension: str, key: str, start: datetime, split: datetime,
-              end: datetime) -> Totals:
-        """(before split, from split, first bucket) of an hour dimension over [start, end)."""
-        window = (dimension, key, start, split, end)
+    def total(self, window: Window) -> Totals:
+        """(before split, from split, first-seen bucket) of ``window``."""
         if window not in self.totals:
             self.prefetch([window])
         return self.totals[window]
@@ -251,46 +245,56 @@ def sub_key(link_id: str, sub1: str | None) -> str:
     return f"{link_id}|{sub1 or ''}"[:300]
 
 
-def _flood_bounds(click: ClickRow, window_minutes: int) -> tuple[datetime, datetime, datetime,
-                                                                   datetime]:
+@dataclass(frozen=True, slots=True)
+class FloodWindows:
+    """The windows of the click-flooding rule for one click: counts around the click
+    (minute buckets) and the link's and sub-id's baselines over the completed days before
+    it (day buckets, with the first hour seen, so a new link's baseline spans its life)."""
+
+    ip: Window | None
+    link: Window
+    sub: Window
+    link_baseline: Window
+    sub_baseline: Window
+
+    def all(self) -> list[Window]:
+        found = [self.link, self.sub, self.link_baseline, self.sub_baseline]
+        return found + ([self.ip] if self.ip is not None else [])
+
+
+def flood_windows(click: ClickRow, window_minutes: int) -> FloodWindows:
     at = minute(click.created_at)
     half = timedelta(minutes=window_minutes // 2)
-    base_end = day(click.created_at)  # completed days only: few shapes per batch
-    return (at - half, at + half + timedelta(minutes=1),
-            base_end - timedelta(days=BASELINE_DAYS), base_end)
-
-
-def flood_windows(click: ClickRow, window_minutes: int) -> list[Window]:
-    """The counter windows ``flood_facts`` reads, for one prefetch per batch."""
-    start, end, base_start, base_end = _flood_bounds(click, window_minutes)
+    start, end = at - half, at + half + timedelta(minutes=1)
+    base_end = day(click.created_at)  # completed days only
+    base_start = base_end - timedelta(days=BASELINE_DAYS)
     sub = sub_key(click.link_id, click.sub1)
-    found: list[Window] = [("link", click.link_id, start, end, end),
-                           ("sub", sub, start, end, end),
-                           ("link_h", click.link_id, base_start, base_end, base_end),
-                           ("sub_h", sub, base_start, base_end, base_end)]
-    if click.ip:
-        found.append(("ip", click.ip, start, end, end))
-    return found
+    return FloodWindows(
+        ip=("ip", click.ip, start, end, end, "") if click.ip else None,
+        link=("link", click.link_id, start, end, end, ""),
+        sub=("sub", sub, start, end, end, ""),
+        link_baseline=("link_d", click.link_id, base_start, base_end, base_end, "link_h"),
+        sub_baseline=("sub_d", sub, base_start, base_end, base_end, "sub_h"),
+    )
 
 
 def flood_facts(cache: WindowCache, click: ClickRow, window_minutes: int) -> FloodFacts:
     """Counts in the window centred on the click, and the link's and sub-id's baselines."""
-    start, end, base_start, base_end = _flood_bounds(click, window_minutes)
-    sub = sub_key(click.link_id, click.sub1)
+    windows = flood_windows(click, window_minutes)
+    end = windows.link_baseline[4]
     return FloodFacts(
-        ip_clicks=cache.sum("ip", click.ip, start, end) if click.ip else 0,
-        link_clicks=cache.sum("link", click.link_id, start, end),
-        sub_clicks=cache.sum("sub", sub, start, end),
-        link_baseline_milli=_baseline_milli(
-            cache.total("link_h", click.link_id, base_start, base_end, base_end), base_end,
-            window_minutes),
-        sub_baseline_milli=_baseline_milli(
-            cache.total("sub_h", sub, base_start, base_end, base_end), base_end, window_minutes),
+        ip_clicks=cache.total(windows.ip)[0] if windows.ip is not None else 0,
+        link_clicks=cache.total(windows.link)[0],
+        sub_clicks=cache.total(windows.sub)[0],
+        link_baseline_milli=_baseline_milli(cache.total(windows.link_baseline), end,
+                                            window_minutes),
+        sub_baseline_milli=_baseline_milli(cache.total(windows.sub_baseline), end,
+                                           window_minutes),
     )
 
 
 def _baseline_milli(totals: Totals, end: datetime, window_minutes: int) -> int:
-    """Average clicks per window (×1000) since the key's first bucket in the baseline range."""
+    """Average clicks per window (×1000) since the key's first hour in the baseline range."""
     total, _after, first = totals
     if first is None:
         return 0
@@ -298,50 +302,50 @@ def _baseline_milli(totals: Totals, end: datetime, window_minutes: int) -> int:
     return total * window_minutes * 1000 // span_minutes
 
 
-def _rate_bounds(at: datetime) -> tuple[datetime, datetime, datetime]:
-    end = day(at) + timedelta(days=1)  # through the end of the FTD's day
-    recent = end - timedelta(days=RATE_WINDOW_DAYS)
-    return recent - timedelta(days=RATE_HISTORY_DAYS), recent, end
-
-
 def rate_windows(affiliate_id: str, at: datetime) -> list[Window]:
-    history, recent, end = _rate_bounds(at)
-    return [("aff_h", affiliate_id, history, recent, end),
-            ("aff_ftd_h", affiliate_id, history, recent, end),
-            ("all_h", "", history, recent, end), ("all_ftd_h", "", history, recent, end)]
+    """Clicks and FTDs of the affiliate and of the programme (day buckets): the history
+    before the recent window, and the recent window through the end of the FTD's day."""
+    end = day(at) + timedelta(days=1)
+    recent = end - timedelta(days=RATE_WINDOW_DAYS)
+    history = recent - timedelta(days=RATE_HISTORY_DAYS)
+    return [(dimension, key, history, recent, end, "")
+            for dimension, key in (("aff_d", affiliate_id), ("aff_ftd_d", affiliate_id),
+                                   ("all_d", ""), ("all_ftd_d", ""))]
 
 
 def rate_facts(cache: WindowCache, affiliate_id: str, at: datetime) -> RateFacts:
     """The affiliate's FTDs and clicks in the recent window, its history and the programme's."""
-    history, recent, end = _rate_bounds(at)
-    clicks_before, clicks, _f1 = cache.total("aff_h", affiliate_id, history, recent, end)
-    ftds_before, ftds, _f2 = cache.total("aff_ftd_h", affiliate_id, history, recent, end)
-    peer_before, peer_recent, _f3 = cache.total("all_h", "", history, recent, end)
-    peer_ftd_before, peer_ftd_recent, _f4 = cache.total("all_ftd_h", "", history, recent, end)
+    clicks, ftds, peer, peer_ftds = (cache.total(w) for w in rate_windows(affiliate_id, at))
     return RateFacts(
-        clicks=clicks, conversions=ftds, history_clicks=clicks_before,
-        history_conversions=ftds_before, peer_clicks=peer_before + peer_recent,
-        peer_conversions=peer_ftd_before + peer_ftd_recent,
+        clicks=clicks[1], conversions=ftds[1], history_clicks=clicks[0],
+        history_conversions=ftds[0], peer_clicks=peer[0] + peer[1],
+        peer_conversions=peer_ftds[0] + peer_ftds[1],
     )
 
 
-def load_trades(conn: sa.Connection, player_ids: Iterable[str],
-                since: datetime) -> dict[str, list[Trade]]:
-    """Recent trades with a known side, per player (``MAX_TRADES`` latest at most)."""
-    e = t.player_events
+_TRADES = BatchRead(
+    "SELECT player_id, occurred_at, instrument, lots_milli, raw FROM player_events"
+    " WHERE kind = 'trade' AND occurred_at >= ? AND occurred_at <= ? AND player_id {ids}")
+
+
+def load_trades(conn: sa.Connection, player_ids: Iterable[str], since: datetime,
+                until: datetime) -> dict[str, list[Trade]]:
+    """Trades from ``since`` through ``until`` (the batch's latest: a backlog's later trades
+    are the next batches' business) with a known side, per player (``MAX_TRADES`` latest at
+    most)."""
+    c = codec(conn)
     found: dict[str, list[Trade]] = defaultdict(list)
-    for chunk in _chunks(sorted(set(player_ids))):
-        query = sa.select(e.c.player_id, e.c.occurred_at, e.c.instrument, e.c.lots_milli,
-                          e.c.raw).where(e.c.player_id.in_(chunk), e.c.kind == "trade",
-                                         e.c.occurred_at >= since)
-        for row in conn.execute(query):
-            raw = row.raw if isinstance(row.raw, Mapping) else None
-            side = SIDE_WORDS.get((raw_value(raw, SIDE_KEYS) or "").lower())
-            if side is None or not row.lots_milli:
-                continue
-            found[str(row.player_id)].append(Trade(
-                int(utc(row.occurred_at).timestamp()), (row.instrument or "").upper(), side,
-                int(row.lots_milli)))
+    for player_id, occurred_at, instrument, lots_milli, raw in _TRADES.rows(
+            conn, repo.time_param(conn, since), repo.time_param(conn, until),
+            c.id_list(set(player_ids))):
+        raw = c.json(raw)
+        side = SIDE_WORDS.get((raw_value(raw if isinstance(raw, Mapping) else None,
+                                         SIDE_KEYS) or "").lower())
+        if side is None or not lots_milli:
+            continue
+        found[c.id_text(player_id)].append(Trade(
+            int(c.moment(occurred_at).timestamp()), (instrument or "").upper(), side,
+            int(lots_milli)))
     for player_id, trades in found.items():
         trades.sort(key=lambda trade: trade.at_seconds)
         found[player_id] = trades[-MAX_TRADES:]

@@ -10,8 +10,9 @@ Two steps, each its own transaction, run by the fraud worker (``workers.fraud``)
 2. ``assess_queued``: up to ``limit`` queued events are taken off
    ``fraud_queue``, assessed (``services.fraud.assess_events``), the holds of
    already-held players are re-asserted over whatever the commission engine
-   posted since, and the undelivered outbound postbacks of held or rejected
-   players are rendered again with the new status — all in one transaction.
+   posted since, and the outbound postbacks of held or rejected players are
+   brought up to date (``fraud_postbacks``: unsent ones rendered again, sent
+   ones followed by one saying the new status) — all in one transaction.
    An exception rolls everything back and the events stay queued.
 """
 
@@ -23,10 +24,8 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from clickledger.clock import utc
-from clickledger.outbound.enqueue import enqueue_for_events
-from clickledger.services import fraud
+from clickledger.services import fraud, fraud_postbacks
 from clickledger.store import fraud_queue as queue
-from clickledger.store import tables as t
 
 CLICK_CURSOR = "clicks"
 FIRST_CLICK_LOOKBACK = timedelta(days=60)  # hour counters are kept this long (HOUR_RETENTION)
@@ -92,35 +91,24 @@ def assess_queued(engine: sa.Engine, now: datetime, limit: int,
         event_ids = queue.claim(conn, limit)
         if not event_ids:
             return QueueStep()
-        outcome = fraud.assess_events(conn, event_ids, now, config)
-        enforced = fraud.enforce_holds(conn, event_ids, now)
-        rerendered = rerender_postbacks(conn, event_ids, now)
+        outcome = fraud.assess_events(conn, event_ids, now, config, enforce=False)
+        enforced = fraud.enforce_holds(conn, event_ids, now, after=outcome)
+        rerendered = rerender_postbacks(conn, event_ids, now, outcome)
         queue.remove(conn, event_ids)
         return QueueStep(len(event_ids), dict(outcome.written), outcome.enforced + enforced,
                          rerendered)
 
 
-def rerender_postbacks(conn: sa.Connection, event_ids: list[str], now: datetime) -> int:
-    """Queue again, with today's status and payout, the not-yet-sent outbound postbacks of
-    those events whose player is now held or rejected; returns how many were rendered."""
-    players = _players_of(conn, event_ids)
-    held = fraud.held_player_ids(conn, set(players.values()))
-    if not held:
+def rerender_postbacks(conn: sa.Connection, event_ids: list[str], now: datetime,
+                       outcome: fraud.Outcome) -> int:
+    """Bring the outbound postbacks up to date (``fraud_postbacks.announce``) for the events
+    of the batch whose player is held or rejected, and for every event of the players whose
+    commission this round held, released or reversed (a peer held by someone else's batch
+    too); returns how many rows were rendered again or queued as follow-ups."""
+    held = {player for player, row in outcome.latest.items() if fraud.holds_or_rejects(row)}
+    scope = [event for event in event_ids if outcome.players_of.get(event) in held]
+    if outcome.changed:
+        scope += fraud_postbacks.events_of_players(conn, outcome.changed)
+    if not scope:
         return 0
-    stale = [event for event, player in players.items() if player in held]
-    o = t.outbox
-    unsent = sa.and_(o.c.status == "pending", o.c.attempts == 0, o.c.claimed_by.is_(None))
-    for start in range(0, len(stale), 500):
-        conn.execute(o.delete().where(o.c.event_id.in_(stale[start:start + 500]), unsent))
-    return enqueue_for_events(conn, stale, now)
-
-
-def _players_of(conn: sa.Connection, event_ids: list[str]) -> dict[str, str]:
-    e = t.player_events
-    found: dict[str, str] = {}
-    for start in range(0, len(event_ids), 500):
-        chunk = event_ids[start:start + 500]
-        for event_id, player_id in conn.execute(
-                sa.select(e.c.id, e.c.player_id).where(e.c.id.in_(chunk))):
-            found[str(event_id)] = str(player_id)
-    return found
+    return fraud_postbacks.announce(conn, scope, now).total

@@ -4,6 +4,8 @@
   with a reference to each original line — and the assessment is final;
 - dismiss: every hold is released to its prior status; later signals of the
   same checks at the same strength do not reopen it;
+- either way the affiliate's tracker is told the new status once, on the
+  postbacks already sent (``fraud_postbacks``);
 - an affiliate sees only assessments that held or rejected money of its own
   tree (flags are internal), and anything else answers not found.
 Both decisions are audited.
@@ -18,7 +20,7 @@ import sqlalchemy as sa
 
 from clickledger.domain.fraud.scoring import Action
 from clickledger.domain.roles import Principal, Role
-from clickledger.services import audit
+from clickledger.services import audit, fraud_postbacks
 from clickledger.services import fraud_actions as actions
 from clickledger.services.errors import conflict, missing
 from clickledger.services.fraud import summary
@@ -130,7 +132,9 @@ def confirm(conn: sa.Connection, assessment_id: str, *, actor: str, note: str | 
     held = actions.copy_held(row["held"])
     reason = f"confirmed by review: {summary(row['reasons'])}"
     actions.reject(conn, str(row["player_id"]), reason, now, held)
-    return _decide(conn, row, "confirmed", held, actor, note, now)
+    decided = _decide(conn, row, "confirmed", held, actor, note, now)
+    _announce(conn, str(row["player_id"]), now)
+    return decided
 
 
 def dismiss(conn: sa.Connection, assessment_id: str, *, actor: str, note: str | None,
@@ -139,4 +143,12 @@ def dismiss(conn: sa.Connection, assessment_id: str, *, actor: str, note: str | 
     row = _open(conn, assessment_id)
     held = actions.copy_held(row["held"])
     actions.release(conn, held, now)
-    return _decide(conn, row, "dismissed", held, actor, note, now)
+    decided = _decide(conn, row, "dismissed", held, actor, note, now)
+    _announce(conn, str(row["player_id"]), now)
+    return decided
+
+
+def _announce(conn: sa.Connection, player_id: str, now: datetime) -> None:
+    """Tell the affiliate's tracker the player's conversions changed (rejected, or released
+    from the hold), once, on the postbacks that already went out."""
+    fraud_postbacks.announce(conn, fraud_postbacks.events_of_players(conn, [player_id]), now)

@@ -1,14 +1,21 @@
 """``ledger rebuild``: recompute the whole ledger from raw events and compare line by line.
 
 Lines are compared on entry key, kind, affiliate, player, amount, currency,
-deal version, deal type, period, what they reverse and explanation — not on
-ids or creation times.  Only engine lines are compared (commission,
+deal version, deal type, period, what they reverse, explanation and source
+events (in canonical UUID text; a RevShare line's as a set, since the
+databases aggregate them in no particular order) — not on ids or creation
+times.  Only engine lines are compared (commission,
 reversal, sub-affiliate, RevShare keys); payouts and manual adjustments made
-elsewhere are not derived from events.
+elsewhere are not derived from events.  Nor are the lines a reconciliation
+approval posts: the adjustment (``recon:<item>``) and the sub-affiliate shares
+paid on it (``sub:<ancestor>:recon:<item>``) come from a finance decision on an
+operator statement, so they are left out of the comparison too.
 """
 
 from __future__ import annotations
 
+import re
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,9 +25,11 @@ from clickledger.clock import utc
 from clickledger.services import replay
 from clickledger.store import tables as t
 
+_HEX32 = re.compile(r"[0-9a-f]{32}")
 ENGINE_KEY_PREFIXES = ("cpa:", "cpl:", "ib:", "rs:", "rev:", "sub:")
+RECONCILIATION_SHARES = "sub:%:recon:%"  # shares of an approved reconciliation adjustment
 COMPARED = ("kind", "affiliate_id", "player_id", "amount_minor", "currency", "deal_version_id",
-            "deal_type", "period_start", "reverses", "explanation")
+            "deal_type", "period_start", "reverses", "explanation", "source_event_ids")
 
 
 @dataclass
@@ -39,7 +48,8 @@ class RebuildReport:
 def engine_lines(conn: sa.Connection) -> dict[str, dict[str, Any]]:
     """Engine-made ledger lines by entry key, in comparable form."""
     e = t.ledger_entries
-    is_engine = sa.or_(*[e.c.entry_key.startswith(p) for p in ENGINE_KEY_PREFIXES])
+    is_engine = sa.and_(sa.or_(*[e.c.entry_key.startswith(p) for p in ENGINE_KEY_PREFIXES]),
+                        e.c.entry_key.not_like(RECONCILIATION_SHARES))
     rows = list(conn.execute(sa.select(e).where(is_engine)).mappings())
     key_of = {r["id"]: r["entry_key"] for r in rows}
     lines = {}
@@ -48,8 +58,18 @@ def engine_lines(conn: sa.Connection) -> dict[str, dict[str, Any]]:
         line["period_start"] = utc(row["period_start"])
         reverses = row["reverses_entry_id"]
         line["reverses"] = key_of.get(reverses) if reverses else None
+        line["source_event_ids"] = _sources(row["entry_key"], row["source_event_ids"])
         lines[row["entry_key"]] = line
     return lines
+
+
+def _sources(entry_key: str, ids: list[Any] | None) -> tuple[str, ...]:
+    """Source event ids as canonical text (lines written before SQLite's RevShare ids had
+    their dashes compare equal), in order — but as a set for RevShare lines and their
+    shares."""
+    canonical = tuple(str(uuid.UUID(str(i))) if _HEX32.fullmatch(str(i)) else str(i)
+                      for i in ids or ())
+    return tuple(sorted(canonical)) if ("rs:" in entry_key) else canonical
 
 
 def compare(live: dict[str, dict[str, Any]], rebuilt: dict[str, dict[str, Any]]) -> RebuildReport:

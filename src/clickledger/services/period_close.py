@@ -177,9 +177,16 @@ def _buckets(ctx: Context, period: Period, previous: tuple[datetime, datetime] |
 
 
 def _sqlite_group_concat(query: sa.Select[Any]) -> sa.Select[Any]:
+    """SQLite stores a UUID as 32 hex digits: the ids are given their dashes (as PostgreSQL's
+    ``uuid::text`` has them) in SQL, where it costs next to nothing."""
     e = t.player_events
+    raw = sa.cast(e.c.id, sa.String)
+    dashed = sa.case((sa.func.length(raw) == 32, sa.func.substr(raw, 1, 8) + "-"
+                      + sa.func.substr(raw, 9, 4) + "-" + sa.func.substr(raw, 13, 4) + "-"
+                      + sa.func.substr(raw, 17, 4) + "-" + sa.func.substr(raw, 21, 12)),
+                     else_=raw)
     columns = [c for c in query.selected_columns if c.name != "ids"]
-    return query.with_only_columns(*columns, sa.func.group_concat(e.c.id, ",").label("ids"))
+    return query.with_only_columns(*columns, sa.func.group_concat(dashed, ",").label("ids"))
 
 
 def _parts(ctx: Context, row: Any, currency: str, moment: datetime) -> NgrParts:

@@ -4,7 +4,7 @@ Shared by live evaluation and period close.  A draft whose natural period is
 closed lands in the first open period as a late adjustment.  Every new
 commission line also pays the affiliate's ancestors their sub-affiliate share,
 and every reversal reverses those shares.  ``Context`` batch-loads and caches
-what one call needs: assignments, deal versions, parents, closed periods, FX.
+what one call needs: assignments, deal versions, parents, periods, FX.
 """
 
 from __future__ import annotations
@@ -32,8 +32,10 @@ from clickledger.store import fx as fx_store
 from clickledger.store import ledger as ledger_store
 from clickledger.store import reports as report_store
 from clickledger.store import tables as t
+from clickledger.store.batch_reads import BatchRead, codec
 
 MAX_SUB_LEVELS = 10
+_PERIODS = BatchRead("SELECT starts_at, status FROM periods")  # one row a period: few
 
 
 def period_length() -> PeriodLength:
@@ -47,7 +49,10 @@ class Context:
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
         self.length = period_length()
-        self.closed = ledger_store.closed_period_starts(conn)
+        c = codec(conn)
+        periods = [(c.moment(start), status) for start, status in _PERIODS.rows(conn)]
+        self.closed = frozenset(start for start, status in periods if status == "closed")
+        self.periods = {start for start, _status in periods}  # rows that exist
         shared = deal_store.catalogue(conn)  # cached across calls while the deals are unchanged
         self.assignments: dict[str, list[Assignment]] = shared.assignments
         self.versions: dict[str, list[DealVersion]] = shared.versions
@@ -56,6 +61,7 @@ class Context:
         self.names: dict[str, str] = {}
         self._periods: dict[object, Period] = {}
         self._bookings: dict[datetime, tuple[Period, bool]] = {}
+        self._chains: dict[str, list[str]] = {}
 
     def period(self, moment: datetime) -> Period:
         """``period_of(moment)``, memoised per UTC day for the call."""
@@ -117,14 +123,11 @@ class Context:
 
     def ancestors(self, affiliate_id: str, moment: datetime) -> list[Ancestor]:
         """Ancestors of ``affiliate_id`` holding a sub-affiliate deal active at ``moment``."""
-        if affiliate_id not in self.parent_of:
-            self.parent_of.update(deal_store.parents(self.conn, [affiliate_id], MAX_SUB_LEVELS))
-        chain: list[str] = []
-        current = self.parent_of.get(affiliate_id)
-        while current and len(chain) < MAX_SUB_LEVELS and current not in chain:
-            chain.append(current)
-            current = self.parent_of.get(current)
-        self.load_affiliates(chain)
+        chain = self._chains.get(affiliate_id)
+        if chain is None:
+            chain = self._chains[affiliate_id] = self._chain(affiliate_id)
+        if not chain:
+            return []
         found = []
         for level, ancestor_id in enumerate(chain, start=1):
             for _a, version, terms in self.deals_at(ancestor_id, moment, None,
@@ -133,6 +136,18 @@ class Context:
                     found.append(Ancestor(ancestor_id, level, terms, version.id))
                     break
         return found
+
+    def _chain(self, affiliate_id: str) -> list[str]:
+        """The affiliate's parent, grandparent, … (their deals loaded)."""
+        if affiliate_id not in self.parent_of:
+            self.parent_of.update(deal_store.parents(self.conn, [affiliate_id], MAX_SUB_LEVELS))
+        chain: list[str] = []
+        current = self.parent_of.get(affiliate_id)
+        while current and len(chain) < MAX_SUB_LEVELS and current not in chain:
+            chain.append(current)
+            current = self.parent_of.get(current)
+        self.load_affiliates(chain)
+        return chain
 
     def affiliate_name(self, affiliate_id: str) -> str:
         if affiliate_id not in self.names:
@@ -163,11 +178,11 @@ def post(ctx: Context, drafts: list[EntryDraft], now: datetime,
 def _shares(ctx: Context, draft: EntryDraft) -> list[EntryDraft]:
     if draft.deal_type == DealKind.SUB_AFFILIATE.value or draft.kind is EntryKind.REVERSAL:
         return []
-    posted = from_minor(draft.amount_minor, draft.currency)
-    if posted == 0:
-        return []
     ancestors = ctx.ancestors(draft.affiliate_id, draft.caused_at)
     if not ancestors:
+        return []
+    posted = from_minor(draft.amount_minor, draft.currency)
+    if posted == 0:
         return []
     return shares_of(draft, posted, ctx.affiliate_name(draft.affiliate_id), ancestors)
 
@@ -217,7 +232,9 @@ def ensure_periods(ctx: Context, moments: Iterable[datetime]) -> None:
         _natural, period, _late = ctx.booking(moment)
         starts[period.start] = period.end
     for start, end in starts.items():
-        ledger_store.ensure_period(ctx.conn, start, end, new_id())
+        if start not in ctx.periods:  # seen in this transaction: nothing to write
+            ledger_store.ensure_period(ctx.conn, start, end, new_id())
+            ctx.periods.add(start)
 
 
 def as_decimal(minor: int | None, currency: str | None) -> Decimal:

@@ -209,11 +209,13 @@ def _store_items(conn: sa.Connection, run_id: str, items: pl.DataFrame,
     from clickledger.ingest.batch.insert import new_ids  # noqa: PLC0415 - id helper only
 
     extra = [c for c in ("player_id", "kind", "occurred_at") if c in lines.columns]
-    detail_source = lines.select("line", *extra)
-    frame = items.join(detail_source, on="line", how="left") if extra else items
-    needs_details = pl.col("flag") == Flag.MISSING_IN_CLICKLEDGER.value
-    details = (pl.struct([pl.col(c) for c in extra]).struct.json_encode()
-               if extra else pl.lit(None, pl.String))
+    missing = items.filter(pl.col("flag") == Flag.MISSING_IN_CLICKLEDGER.value).select("line")
+    if extra and missing.height:  # what a backfill needs, for the lines we lack only
+        found = missing.join(lines.select("line", *extra), on="line", how="left").select(
+            "line", pl.struct([pl.col(c) for c in extra]).struct.json_encode().alias("details"))
+        frame = items.join(found, on="line", how="left", maintain_order="left")
+    else:
+        frame = items.with_columns(pl.lit(None, pl.String).alias("details"))
     postgres = conn.dialect.name == "postgresql"
     frame = frame.with_columns(new_ids(frame.height).alias("id")).select(
         pl.col("id"), pl.lit(run_id if postgres else run_id.replace("-", "")).alias("run_id"),
@@ -222,8 +224,7 @@ def _store_items(conn: sa.Connection, run_id: str, items: pl.DataFrame,
         pl.col("operator_affiliate_id").str.slice(0, 128), pl.col("ours_minor"),
         pl.col("theirs_minor"), pl.col("difference_minor"), pl.col("currency"),
         pl.col("theirs_currency"), pl.col("proposed_adjustment_minor"),
-        pl.lit("none").alias("decision"),
-        pl.when(needs_details).then(details).otherwise(None).alias("details"),
+        pl.lit("none").alias("decision"), pl.col("details"),
     )
     insert_frame(conn, t.reconciliation_items, frame)
 

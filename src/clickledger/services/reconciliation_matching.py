@@ -92,8 +92,12 @@ def match(statement: pl.DataFrame, ours: pl.DataFrame, tolerance_minor: int,
         pl.lit(None, pl.Int64).alias("proposed_adjustment_minor"),
     )
     columns = list(ITEM_COLUMNS)
-    return pl.concat([items.select(columns), dupes.select(columns)]).cast(
-        pl.Schema(ITEM_COLUMNS)).sort("line", "key", nulls_last=True)
+    found = pl.concat([items.select(columns), dupes.select(columns)]).cast(
+        pl.Schema(ITEM_COLUMNS))
+    # in line order (each line once), then our unlisted records by key: the same order as
+    # sorting by (line, key) with nulls last, without a two-column sort of a million rows
+    listed = pl.col("line").is_not_null()
+    return pl.concat([found.filter(listed).sort("line"), found.filter(~listed).sort("key")])
 
 
 def summarize(items: pl.DataFrame) -> dict[str, Any]:

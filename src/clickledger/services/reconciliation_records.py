@@ -4,7 +4,9 @@
   affiliate their player is bound to;
 * players: commission per player (ledger ``commission``, ``reversal`` and
   ``adjustment`` lines booked in the period; key the operator's player id;
-  the affiliate is the one the lines pay);
+  the affiliate is the one the lines pay — the player's own affiliate: the
+  sub-affiliate shares its parents earn on the player are theirs, not the
+  player's figure, and are left out);
 * affiliates: the same lines summed per affiliate (key our affiliate id),
   including affiliate-level adjustments posted from this brand's reconciliations.
 
@@ -14,15 +16,19 @@ polars, so a million rows cost one pass, not a million conversions.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from clickledger.store import tables as t
 
 COMMISSION_KINDS = ("commission", "reversal", "adjustment")
+KEYS_PER_QUERY = 50_000  # statement keys per look-up of our events
+SUB_AFFILIATE = "sub_affiliate"  # deal type of the parents' shares
 OURS_SCHEMA = {"key": pl.String, "ours_minor": pl.Int64, "currency": pl.String,
                "affiliate_id": pl.String}
 
@@ -62,19 +68,36 @@ def _period(column: sa.ColumnElement[Any], start: datetime | None,
 
 def event_records(conn: sa.Connection, brand_id: str, start: datetime | None,
                   end: datetime | None, only_keys: list[str] | None) -> pl.DataFrame:
-    """Events of the brand with an amount, in the period (or only ``only_keys``)."""
+    """Events of the brand with an amount, in the period (or only ``only_keys``).
+
+    The brand's events are found through its integrations: the unique
+    (integration, txn id) index serves both the brand and the key look-up, and
+    ``only_keys`` go in as one list parameter per ``KEYS_PER_QUERY`` keys."""
     e, p = t.player_events.c, t.players.c
+    integrations = sa.select(t.integrations.c.id).where(t.integrations.c.brand_id == brand_id)
     query = sa.select(e.txn_id, e.amount_minor, e.currency, _text(p.affiliate_id)).select_from(
         t.player_events.outerjoin(t.players, t.players.c.id == e.player_id)
-    ).where(e.brand_id == brand_id, e.amount_minor.is_not(None),
+    ).where(e.integration_id.in_(integrations), e.amount_minor.is_not(None),
             *_period(e.occurred_at, start, end))
     if only_keys is not None:
-        frames = [_frame(conn, query.where(e.txn_id.in_(only_keys[i:i + 5000])), OURS_SCHEMA)
-                  for i in range(0, len(only_keys), 5000)]
+        batches = [only_keys[i:i + KEYS_PER_QUERY] for i in range(0, len(only_keys),
+                                                                  KEYS_PER_QUERY)]
+        frames = [_frame(conn, query.where(_in_list(conn, e.txn_id, batch)), OURS_SCHEMA)
+                  for batch in batches]
         frame = pl.concat(frames) if frames else pl.DataFrame(schema=OURS_SCHEMA)
     else:
         frame = _frame(conn, query, OURS_SCHEMA)
     return frame.with_columns(canonical_ids("affiliate_id")).unique("key", keep="first")
+
+
+def _in_list(conn: sa.Connection, column: sa.ColumnElement[str],
+             values: list[str]) -> sa.ColumnElement[bool]:
+    """``column IN values`` with the values as ONE parameter (not one per value)."""
+    if conn.dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam(None, values, type_=postgresql.ARRAY(sa.String)))
+    keys = sa.select(sa.column("value", sa.String)).select_from(
+        sa.func.json_each(sa.bindparam(None, json.dumps(values), type_=sa.String)))
+    return column.in_(keys)
 
 
 def player_commissions(conn: sa.Connection, brand_id: str, start: datetime | None,
@@ -85,6 +108,7 @@ def player_commissions(conn: sa.Connection, brand_id: str, start: datetime | Non
                       _text(le.affiliate_id)).select_from(
         t.ledger_entries.join(t.players, t.players.c.id == le.player_id)
     ).where(p.brand_id == brand_id, le.kind.in_(COMMISSION_KINDS),
+            sa.or_(le.deal_type.is_(None), le.deal_type != SUB_AFFILIATE),
             *_period(le.period_start, start, end)
     ).group_by(p.operator_player_id, le.currency, le.affiliate_id)
     frame = _frame(conn, query, OURS_SCHEMA)

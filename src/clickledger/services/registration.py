@@ -23,9 +23,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
-from clickledger.clock import utc
 from clickledger.domain.attribution import (
     Attribution,
     ClickFacts,
@@ -35,21 +33,25 @@ from clickledger.domain.attribution import (
     becomes_ftd,
 )
 from clickledger.ids import new_id
-from clickledger.ingest.prepared import PreparedInsert
 from clickledger.services import audit
 from clickledger.services.conversion import evaluate_events
+from clickledger.store import fraud_queue
 from clickledger.store import tables as t
+from clickledger.store.batch_reads import BatchRead, Codec, codec
+from clickledger.store.inserts import PreparedInsert
+from clickledger.store.reports import move_player_rollups
 
 CHUNK_ROWS = 500
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _c, _o, _p = t.clicks.c, t.offers.c, t.players.c
-_CLICKS = sa.select(_c.id, _c.affiliate_id, _c.created_at, _o.brand_id).join(
-    t.offers, _o.id == _c.offer_id).where(_c.id.in_(sa.bindparam("ids", expanding=True)))
+_CLICKS = BatchRead("SELECT c.id, c.affiliate_id, c.created_at, o.brand_id FROM clicks c"
+                    " JOIN offers o ON o.id = c.offer_id WHERE c.id {ids}")
 _PROMOS = sa.select(t.promo_codes).where(
     t.promo_codes.c.code.in_(sa.bindparam("codes", expanding=True)))
-_PLAYERS = sa.select(t.players).where(
-    _p.brand_id == sa.bindparam("brand_id"),
-    _p.operator_player_id.in_(sa.bindparam("players", expanding=True)))
+_PLAYERS = BatchRead(
+    "SELECT id, operator_player_id, registered_at, affiliate_id, click_id, promo_code_id,"
+    " attribution, country, ftd_event_id, ftd_at FROM players"
+    " WHERE brand_id = ? AND operator_player_id {texts}")
 PLAYER_COLUMNS = ("id", "brand_id", "operator_player_id", "registered_at", "affiliate_id",
                   "click_id", "promo_code_id", "attribution", "country", "ftd_event_id",
                   "ftd_at", "created_at", "updated_at")
@@ -96,26 +98,7 @@ class PlayerState:
     is_new: bool = False
     registered_now: bool = False
     ftd_changed: bool = False
-
-
-def insert_for(conn: sa.Connection) -> Any:
-    """The dialect's ``insert`` (with ``on_conflict_…``) for ``conn``: SQLite or PostgreSQL."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert
-    return sqlite.insert
-
-
-def inserted_count(
-    conn: sa.Connection, statement: Any, key: sa.Column[Any], rows: list[dict[str, Any]]
-) -> int:
-    """Rows an ``insert … on conflict do nothing`` really inserted, executed for many rows.
-
-    SQLite's ``executemany`` reports the exact total; PostgreSQL's driver does
-    not always, so there the ids are returned and counted.
-    """
-    if conn.dialect.name == "sqlite":
-        return int(conn.execute(statement, rows).rowcount)
-    return len(conn.execute(statement.returning(key), rows).all())
+    kept_binding: bool = False  # registered now, but bound earlier by a manager's remap
 
 
 def _chunks(items: Sequence[Any], size: int = CHUNK_ROWS) -> Iterable[Sequence[Any]]:
@@ -138,12 +121,14 @@ def valid_uuid(text: str | None) -> str | None:
 def load_clicks(conn: sa.Connection, click_ids: Iterable[str]) -> dict[str, ClickFacts]:
     """Known clicks by id (with their offer's brand); ids that are not UUIDs are skipped."""
     ids = sorted({cid for cid in (valid_uuid(c) for c in click_ids) if cid})
+    if not ids:
+        return {}
+    c = codec(conn)
     found: dict[str, ClickFacts] = {}
-    for chunk in _chunks(ids):
-        for click_id, affiliate_id, created_at, brand_id in conn.execute(_CLICKS,
-                                                                         {"ids": chunk}):
-            found[str(click_id)] = ClickFacts(str(click_id), str(affiliate_id), str(brand_id),
-                                              utc(created_at))
+    for click_id, affiliate_id, created_at, brand_id in _CLICKS.rows(conn, c.id_list(ids)):
+        key = c.id_text(click_id)
+        found[key] = ClickFacts(key, c.id_text(affiliate_id), c.id_text(brand_id),
+                                c.moment(created_at))
     return found
 
 
@@ -158,16 +143,16 @@ def load_promos(conn: sa.Connection, codes: Iterable[str]) -> dict[str, PromoFac
     return found
 
 
-def _state(row: sa.Row[Any]) -> PlayerState:
+def _state(c: Codec, brand_id: str, row: Sequence[Any]) -> PlayerState:
+    """A player from a raw ``_PLAYERS`` row."""
+    (player_id, operator_player_id, registered_at, affiliate_id, click_id, promo_code_id,
+     attribution, country, ftd_event_id, ftd_at) = row
     return PlayerState(
-        id=str(row.id), brand_id=str(row.brand_id), operator_player_id=row.operator_player_id,
-        registered_at=utc(row.registered_at) if row.registered_at else None,
-        affiliate_id=str(row.affiliate_id) if row.affiliate_id else None,
-        click_id=str(row.click_id) if row.click_id else None,
-        promo_code_id=str(row.promo_code_id) if row.promo_code_id else None,
-        attribution=row.attribution, country=row.country,
-        ftd_event_id=str(row.ftd_event_id) if row.ftd_event_id else None,
-        ftd_at=utc(row.ftd_at) if row.ftd_at else None,
+        id=c.id_text(player_id), brand_id=brand_id, operator_player_id=operator_player_id,
+        registered_at=c.moment(registered_at) if registered_at else None,
+        affiliate_id=c.id_or_none(affiliate_id), click_id=c.id_or_none(click_id),
+        promo_code_id=c.id_or_none(promo_code_id), attribution=attribution, country=country,
+        ftd_event_id=c.id_or_none(ftd_event_id), ftd_at=c.moment(ftd_at) if ftd_at else None,
     )
 
 
@@ -182,11 +167,11 @@ class PlayerBook:
         by_brand: dict[str, set[str]] = {}
         for brand_id, player in keys:
             by_brand.setdefault(brand_id, set()).add(player)
+        c = codec(conn)
         for brand_id, players in by_brand.items():
-            for chunk in _chunks(sorted(players)):
-                for row in conn.execute(_PLAYERS, {"brand_id": brand_id, "players": chunk}):
-                    state = _state(row)
-                    self.players[(state.brand_id, state.operator_player_id)] = state
+            for row in _PLAYERS.rows(conn, c.id_param(brand_id), c.text_list(sorted(players))):
+                state = _state(c, brand_id, row)
+                self.players[(brand_id, state.operator_player_id)] = state
 
     def ensure(self, brand_id: str, operator_player_id: str) -> PlayerState:
         """The player, created pending (not yet registered) when first seen."""
@@ -202,9 +187,21 @@ class PlayerBook:
         click_id: str | None, click: ClickFacts | None, promo_code: str | None,
         promo: PromoFacts | None,
     ) -> Attribution | None:
-        """Bind a not-yet-registered player; None when it was registered before (lifetime)."""
+        """Bind a not-yet-registered player; None when it was registered before (lifetime).
+
+        A player a manager remapped before its registration arrived keeps that binding:
+        the registration is recorded, and its earlier events (already counted under the
+        manager's binding) are not handed back.
+        """
         if state.registered_at is not None:
             return None
+        if state.attribution != Method.PENDING.value:  # only a remap binds a pending player
+            state.registered_at = registered_at
+            state.country = state.country or country
+            state.registered_now = not state.is_new
+            state.kept_binding = True
+            return Attribution(Method(state.attribution), state.affiliate_id, state.click_id,
+                               state.promo_code_id, note="manager_binding_kept")
         decision = attribute(
             brand_id=state.brand_id, registered_at=registered_at, window_days=self.window_days,
             click_reported=click_id is not None, click=click,
@@ -273,7 +270,7 @@ class PlayerBook:
 
     def earlier_event_ids(self, conn: sa.Connection) -> list[str]:
         """Stored events of players registered in this batch (they now have an affiliate)."""
-        ids = [s.id for s in self.players.values() if s.registered_now]
+        ids = [s.id for s in self.players.values() if s.registered_now and not s.kept_binding]
         found: list[str] = []
         for chunk in _chunks(ids):
             query = sa.select(t.player_events.c.id).where(
@@ -294,7 +291,12 @@ def remap_player(
 
     Past ledger entries stay as they are (corrections are new entries); the
     player's events are re-evaluated so anything not yet earned (e.g. a CPA of a
-    player that was organic) is earned by the new affiliate, once.
+    player that was organic) is earned by the new affiliate, once.  The report
+    rollups of the player's events (registrations, FTDs, deposits, activity, lots)
+    move from the old affiliate's rows to the new one's, on the days they
+    occurred; commission stays with the ledger entries' affiliate.  The player's
+    events are queued for fraud assessment again, under the new binding.  A player
+    remapped before its registration arrived keeps the manager's binding.
     """
     row = conn.execute(sa.select(t.players).where(t.players.c.id == player_id)).first()
     if row is None:
@@ -305,14 +307,18 @@ def remap_player(
         raise RemapError("affiliate not found")
     before = {"affiliate_id": row.affiliate_id, "attribution": row.attribution}
     method = Method.MANUAL.value if affiliate_id else Method.ORGANIC.value
+    old_affiliate = str(row.affiliate_id) if row.affiliate_id is not None else None
     conn.execute(t.players.update().where(t.players.c.id == player_id).values(
         affiliate_id=affiliate_id, attribution=method, updated_at=now))
     after = {"affiliate_id": affiliate_id, "attribution": method, "reason": reason}
     audit.record(conn, actor=actor, action="player.remap", entity="player", entity_id=player_id,
                  now=now, before=before, after=after)
+    move_player_rollups(conn, player_id, old_affiliate, valid_uuid(affiliate_id))
     event_ids = [str(e) for e in conn.execute(
         sa.select(t.player_events.c.id).where(t.player_events.c.player_id == player_id)
         .order_by(t.player_events.c.occurred_at)).scalars()]
     if event_ids:
         evaluate_events(conn, event_ids, now)
+        if affiliate_id is not None:  # organic players are not assessed
+            fraud_queue.enqueue(conn, event_ids, now)  # re-assessed under the new binding
     return {"player_id": player_id, **after}

@@ -2,13 +2,18 @@
 
 The scratch space is an in-memory SQLite database with the same tables.  The
 programme rows, FX rates and players are copied; events are then inserted in
-the order they were received, each arrival evaluated as ingestion did, with
-period closes and fraud rejections replayed at the moments they happened.
-Live evaluation and replay run the same code, so they produce the same lines.
+the order they arrived (``received_at``, then the time-ordered event id), each
+arrival evaluated as ingestion did, with period closes and fraud rejections
+replayed at the moments they happened.  A player's events stored before its
+registration arrive with the registration: ingestion only evaluated them then,
+when the player got its affiliate.  Live evaluation and replay run the same
+code, and ``conversion.evaluate_events`` pays the same whichever way the
+arrivals are grouped into calls, so they produce the same lines.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -70,22 +75,51 @@ class Step:
 
 
 def arrivals(source: sa.Connection, where: Any = None) -> Iterator[Step]:
-    """Stored events grouped by their arrival instant, in arrival order."""
+    """Stored events grouped by their arrival instant, in arrival order.
+
+    An event of a player whose first registration arrived later is held back
+    and arrives with that registration.
+    """
     e = t.player_events
     query = sa.select(e).order_by(e.c.received_at, e.c.id)
     if where is not None:
         query = query.where(where)
+    registered = _first_registrations(source, where)
+    waiting: dict[str, list[dict[str, Any]]] = defaultdict(list)
     current: list[dict[str, Any]] = []
     moment: datetime | None = None
     for row in source.execute(query).mappings():
         received = utc(row["received_at"])
-        if moment is not None and received != moment:
+        if moment is not None and received != moment and current:
             yield Step(moment, 0, "events", tuple(current))
             current = []
         moment = received
+        player_id = str(row["player_id"])
+        registration = registered.get(player_id)
+        key = (received, str(row["id"]))
+        if registration is not None and key < registration:
+            waiting[player_id].append(dict(row))
+            continue
+        current += waiting.pop(player_id, [])
         current.append(dict(row))
-    if moment is not None:
+    for rows in waiting.values():  # (none: every registration passes its own rows) never lost
+        current += rows
+    if moment is not None and current:
         yield Step(moment, 0, "events", tuple(current))
+
+
+def _first_registrations(source: sa.Connection, where: Any = None) -> dict[str, tuple[datetime,
+                                                                                      str]]:
+    """(received_at, id) of each player's first registration event."""
+    e = t.player_events
+    query = (sa.select(e.c.player_id, e.c.received_at, e.c.id)
+             .where(e.c.kind == "registration").order_by(e.c.received_at, e.c.id))
+    if where is not None:
+        query = query.where(where)
+    found: dict[str, tuple[datetime, str]] = {}
+    for player_id, received_at, event_id in source.execute(query):
+        found.setdefault(str(player_id), (utc(received_at), str(event_id)))
+    return found
 
 
 def closes(source: sa.Connection) -> list[Step]:

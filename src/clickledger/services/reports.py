@@ -1,9 +1,13 @@
 """Reports: the dashboard, breakdowns, CSV export and the player list, read from rollups.
 
-Every figure comes from ``report_rollups_daily`` (closed hours of clicks are
-folded into it by the first report after each hour) and, for the days not folded yet,
-``click_rollups_hourly`` (see ``store.reports``); never from raw clicks or
-events, so a request costs the same with ten thousand or ten million clicks.
+Every figure comes from ``report_rollups_daily`` (``report_rollups_staff``, the same
+summed over affiliates, for staff; closed hours of clicks are folded into both by the
+first report after each hour) and, for the hours not folded yet, ``click_rollups_hourly``
+(see ``store.reports``); never from raw clicks or events, so a request costs the same
+with ten thousand or ten million clicks, and a staff request the same with ten or a
+thousand affiliates.  Deposits are net of the deposits a chargeback or refund reversed
+(taken off on the reversal's day); a remapped player's events count for its new
+affiliate, its commission for the affiliate the ledger paid.
 Days are UTC.  Money is reported per currency (no conversion);
 NGR = bets − wins − bonus − chargebacks (before any brand admin fee).
 ``visible`` is ``Principal.visible_affiliate_ids``: ``None`` for staff (every
@@ -27,6 +31,7 @@ from clickledger.clock import utc
 from clickledger.domain.money import MINOR_UNITS, from_minor
 from clickledger.store import reports as store
 from clickledger.store import tables as t
+from clickledger.store.engine import is_reports_replica
 
 MAX_RANGE_DAYS = 366
 MAX_PLAYERS_PAGE = 200
@@ -164,7 +169,8 @@ def _add_clicks(figures: Figures, clicks: int, uniques: int) -> None:
 def dashboard(conn: sa.Connection, visible: frozenset[str] | None, span: DayRange,
               now: datetime) -> dict[str, Any]:
     """Totals over ``span`` and a series (per hour for one day, per day otherwise)."""
-    store.fold_closed_click_hours(conn, now)
+    if not is_reports_replica(conn):  # read-only: the primary folded (store.report_reads)
+        store.fold_closed_click_hours(conn, now)
     start, end = store.day_bounds(span.start, span.end)
     totals = Figures.empty()
     for row in store.rollup_sums(conn, visible, "all", span.start, span.end):
@@ -222,7 +228,8 @@ def breakdown(conn: sa.Connection, visible: frozenset[str] | None, span: DayRang
         raise ReportError("unknown_dimension", f"by must be one of {', '.join(BREAKDOWNS)}")
     if sort not in SORT_KEYS:
         raise ReportError("unknown_sort_key", f"sort must be one of {', '.join(SORT_KEYS)}")
-    store.fold_closed_click_hours(conn, now)
+    if not is_reports_replica(conn):  # read-only: the primary folded (store.report_reads)
+        store.fold_closed_click_hours(conn, now)
     if by in ("day", "hour"):
         rows = _series(conn, visible, span, by)
     else:
@@ -303,18 +310,23 @@ def players(conn: sa.Connection, visible: frozenset[str] | None, *, limit: int =
     query = query.order_by(p.registered_at.desc().nulls_last(), p.id.desc())
     rows = [dict(r._mapping) for r in conn.execute(query.limit(limit).offset(offset))]
     ids = [str(r["id"]) for r in rows]
-    ledger = _ledger_by_player(conn, ids)
+    ledger = _ledger_by_player(conn, ids, visible)
     statuses = _conversion_status(conn, ids)
     return [_player_view(r, ledger.get(str(r["id"]), []), statuses.get(str(r["id"])))
             for r in rows]
 
 
-def _ledger_by_player(conn: sa.Connection, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+def _ledger_by_player(conn: sa.Connection, ids: list[str], visible: frozenset[str] | None
+                      ) -> dict[str, list[dict[str, Any]]]:
+    """The players' ledger lines; for an affiliate only its own tree's (a player remapped to
+    it keeps the lines the earlier affiliate earned, which are not this one's to see)."""
     if not ids:
         return {}
     e = t.ledger_entries.c
     query = sa.select(e.player_id, e.kind, e.amount_minor, e.currency, e.explanation,
                       e.status, e.created_at).where(e.player_id.in_(ids)).order_by(e.created_at)
+    if visible is not None:
+        query = query.where(e.affiliate_id.in_(sorted(visible)))
     found: dict[str, list[dict[str, Any]]] = {}
     for row in conn.execute(query):
         found.setdefault(str(row.player_id), []).append(dict(row._mapping))

@@ -78,27 +78,27 @@ _CATALOGUE_AFFILIATES = 200_000
 
 
 def _stamp_query() -> sa.Select[Any]:
-    """One round trip summarising every row the catalogue is built from."""
+    """One round trip summarising every row the catalogue is built from: one pass over each
+    of the four tables (a cross join of single-row aggregates)."""
     a, v, d, f = t.deal_assignments, t.deal_versions, t.deals, t.affiliates
     overrides = sa.func.coalesce(sa.func.sum(sa.func.length(sa.cast(a.c.overrides, sa.Text))), 0)
-    parts: list[sa.ScalarSelect[Any]] = [
-        sa.select(sa.func.count()).select_from(a).scalar_subquery(),
-        sa.select(sa.func.max(sa.cast(a.c.id, sa.String))).scalar_subquery(),
-        sa.select(sa.func.count(a.c.effective_to)).scalar_subquery(),
-        sa.select(sa.func.max(a.c.effective_to)).scalar_subquery(),
-        sa.select(sa.func.min(a.c.effective_to)).scalar_subquery(),
-        sa.select(sa.func.max(a.c.effective_from)).scalar_subquery(),
-        sa.select(sa.func.min(a.c.effective_from)).scalar_subquery(),
-        sa.select(overrides).scalar_subquery(),
-        sa.select(sa.func.count()).select_from(v).scalar_subquery(),
-        sa.select(sa.func.max(sa.cast(v.c.id, sa.String))).scalar_subquery(),
-        sa.select(sa.func.count()).select_from(d).scalar_subquery(),
-        sa.select(sa.func.max(d.c.updated_at)).scalar_subquery(),
-        sa.select(sa.func.count()).select_from(f).scalar_subquery(),
-        sa.select(sa.func.max(f.c.updated_at)).scalar_subquery(),
-        sa.select(sa.func.count(f.c.parent_id)).scalar_subquery(),
-    ]
-    return sa.select(*parts)
+    assignments = sa.select(
+        sa.func.count().label("a_rows"), sa.func.max(sa.cast(a.c.id, sa.String)).label("a_id"),
+        sa.func.count(a.c.effective_to).label("a_ended"),
+        sa.func.max(a.c.effective_to).label("a_to_max"),
+        sa.func.min(a.c.effective_to).label("a_to_min"),
+        sa.func.max(a.c.effective_from).label("a_from_max"),
+        sa.func.min(a.c.effective_from).label("a_from_min"), overrides.label("a_overrides"),
+    ).subquery()
+    versions = sa.select(sa.func.count().label("v_rows"),
+                         sa.func.max(sa.cast(v.c.id, sa.String)).label("v_id")).subquery()
+    deals = sa.select(sa.func.count().label("d_rows"),
+                      sa.func.max(d.c.updated_at).label("d_updated")).subquery()
+    affiliates = sa.select(sa.func.count().label("f_rows"),
+                           sa.func.max(f.c.updated_at).label("f_updated"),
+                           sa.func.count(f.c.parent_id).label("f_parents")).subquery()
+    return sa.select(*assignments.c, *versions.c, *deals.c, *affiliates.c).select_from(
+        assignments.join(versions, sa.true()).join(deals, sa.true()).join(affiliates, sa.true()))
 
 
 _STAMP = _stamp_query()

@@ -1,26 +1,30 @@
 """Fraud storage: sliding-window click counters, shared identities and assessments.
 
 Counters are rows of (dimension, key, bucket) → clicks, upserted with
-``insert … on conflict do update set clicks = clicks + excluded.clicks`` in the
-click writer's own batch, aggregated in Python first.  The database adds
-atomically, so any number of server processes on PostgreSQL count into the
-same rows, and a restart loses nothing; a window is a range scan over the
-primary key.  Minute buckets serve the short windows, hour buckets the
-baselines.  Identities (ip, device, payment, ftd) are one row per (kind,
+``insert … on conflict do update set clicks = clicks + excluded.clicks`` by the
+fraud worker's click step, aggregated in Python first.  The database adds
+atomically, so any number of workers on PostgreSQL count into the same rows,
+and a restart loses nothing.  Minute buckets serve the short windows around a
+click, day buckets the baselines and histories (all day-aligned), hour buckets
+of links and sub-ids the first hour they were seen.  A batch's windows are read
+together (``window_sums``: one statement, one range scan per window over the
+primary key).  Identities (ip, device, payment, ftd) are one row per (kind,
 value, player), inserted idempotently.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from clickledger.store import tables as t
+from clickledger.store.batch_reads import codec
 
 IN_CHUNK = 400
 INSERT_CHUNK_ROWS = 400
@@ -54,36 +58,67 @@ def bump_counts(conn: sa.Connection, counts: Mapping[CounterKey, int]) -> None:
         conn.execute(statement, list(chunk))
 
 
-def minute_counts(conn: sa.Connection, dimension: str,
-                  pairs: Iterable[tuple[str, datetime]]) -> list[tuple[str, datetime, int]]:
-    """(key, bucket, clicks) for exactly the given (key, bucket start) pairs."""
-    c = t.fraud_click_counts
-    found: list[tuple[str, datetime, int]] = []
-    for chunk in _chunks(sorted(set(pairs))):
-        query = sa.select(c.c.key, c.c.bucket_at, c.c.clicks).where(
-            c.c.dimension == dimension, sa.tuple_(c.c.key, c.c.bucket_at).in_(list(chunk)))
-        found += [(str(k), b, int(n)) for k, b, n in conn.execute(query)]
+# dimension, key, start, split, end, and the dimension whose first bucket in [start, end)
+# is wanted ("" for none): e.g. a day-bucket baseline with the first hour seen
+Window = tuple[str, str, datetime, datetime, datetime, str]
+Totals = tuple[int, int, datetime | None]  # clicks before split, clicks from split, first seen
+WINDOW_CHUNK = 2000  # windows per statement
+_WINDOWS_SQL = {  # the windows as one parameter each, numbered n = 0, 1, ...
+    "sqlite": """SELECT CAST(key AS INTEGER), json_extract(value, '$[0]'),
+       json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'),
+       json_extract(value, '$[4]'), json_extract(value, '$[5]') FROM json_each(?)""",
+    "postgresql": """SELECT * FROM unnest(%s::int[], %s::text[], %s::text[],
+       %s::timestamptz[], %s::timestamptz[], %s::timestamptz[], %s::text[])""",
+}
+_WINDOW_SUMS_SQL = """WITH w (n, dimension, "key", start_at, split_at, end_at, first_dimension)
+ AS ({windows})
+SELECT w.n, SUM(CASE WHEN c.bucket_at < w.split_at THEN c.clicks ELSE 0 END),
+       SUM(CASE WHEN c.bucket_at >= w.split_at THEN c.clicks ELSE 0 END),
+       (SELECT f.bucket_at FROM fraud_click_counts f
+         WHERE f.dimension = w.first_dimension AND f."key" = w."key"
+           AND f.bucket_at >= w.start_at AND f.bucket_at < w.end_at
+         ORDER BY f.bucket_at LIMIT 1)
+FROM w JOIN fraud_click_counts c ON c.dimension = w.dimension AND c."key" = w."key"
+ AND c.bucket_at >= w.start_at AND c.bucket_at < w.end_at
+GROUP BY w.n, w."key", w.start_at, w.end_at, w.first_dimension"""
+_WINDOW_SUMS = {name: _WINDOW_SUMS_SQL.format(windows=windows)
+                for name, windows in _WINDOWS_SQL.items()}
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores a DateTime in SQLite
+
+
+def window_sums(conn: sa.Connection, windows: Iterable[Window]) -> dict[Window, Totals]:
+    """Per window: (clicks in [start, split), clicks in [split, end), first bucket of its
+    first-seen dimension in [start, end)) — every window of a batch in one statement per
+    ``WINDOW_CHUNK``: the windows go in as one parameter (a JSON array on SQLite, arrays on
+    PostgreSQL), are joined to the counters (one range scan per window over the primary
+    key, one index seek for the first bucket) and come back as one row each; the driver
+    runs it as written (SQL text, no Core compilation per batch)."""
+    wanted = sorted(set(windows))
+    found: dict[Window, Totals] = dict.fromkeys(wanted, (0, 0, None))
+    c = codec(conn)
+    sqlite = conn.dialect.name == "sqlite"
+    for chunk in _chunks(wanted, WINDOW_CHUNK):
+        if sqlite:
+            params: tuple[Any, ...] = (json.dumps([
+                [d, k, _sqlite_time(a), _sqlite_time(b), _sqlite_time(e), f]
+                for d, k, a, b, e, f in chunk]),)
+        else:
+            columns = zip(*chunk, strict=True)
+            params = (list(range(len(chunk))), *(list(column) for column in columns))
+        for n, before, after, first in conn.exec_driver_sql(_WINDOW_SUMS[conn.dialect.name],
+                                                            params):
+            found[chunk[n]] = (int(before or 0), int(after or 0),
+                               c.moment(first) if first is not None else None)
     return found
 
 
-def window_totals(conn: sa.Connection, dimension: str, keys: Iterable[str], start: datetime,
-                  split: datetime, end: datetime) -> dict[str, tuple[int, int, datetime | None]]:
-    """key → (clicks in [start, split), clicks in [split, end), first bucket) — summed by the
-    database, one grouped query per chunk of keys."""
-    c = t.fraud_click_counts
-    recent = sa.case((c.c.bucket_at >= split, c.c.clicks), else_=0)
-    older = sa.case((c.c.bucket_at < split, c.c.clicks), else_=0)
-    found: dict[str, tuple[int, int, datetime | None]] = {}
-    for chunk in _chunks(sorted(set(keys))):
-        query = (sa.select(c.c.key, sa.func.sum(older), sa.func.sum(recent),
-                           sa.func.min(c.c.bucket_at))
-                 .where(c.c.dimension == dimension, c.c.key.in_(list(chunk)),
-                        c.c.bucket_at >= start, c.c.bucket_at < end)
-                 .group_by(c.c.key))
-        for key, before, after, first in conn.execute(query):
-            found[str(key)] = (int(before or 0), int(after or 0),
-                               first if isinstance(first, datetime) else None)
-    return found
+def _sqlite_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(_SQLITE_TIME)
+
+
+def time_param(conn: sa.Connection, moment: datetime) -> Any:
+    """``moment`` as a driver parameter compared with stored times (SQL run as text)."""
+    return _sqlite_time(moment) if conn.dialect.name == "sqlite" else moment
 
 
 def prune_counts(conn: sa.Connection, dimensions: Sequence[str], before: datetime) -> int:

@@ -24,8 +24,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from clickledger.clock import utc
-from clickledger.ingest.prepared import PreparedInsert
 from clickledger.store import tables as t
+from clickledger.store.inserts import PreparedInsert
 
 NIL_ID = "00000000-0000-0000-0000-000000000000"
 _ENQUEUE = PreparedInsert(t.fraud_queue, ("event_id", "enqueued_at"), ["event_id"])

@@ -1,82 +1,21 @@
-"""Ledger rows: idempotent posting (insert … on conflict do nothing) and batch reads."""
+"""Ledger rows: idempotent posting (``store.inserts.insert_ignoring``) and batch reads."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from clickledger.clock import utc
 from clickledger.domain.ledger import PostedLine
 from clickledger.store import tables as t
 from clickledger.store.deals import chunks
+from clickledger.store.inserts import insert_ignoring
 
-INSERT_CHUNK_ROWS = 500
-
-
-@dataclass(frozen=True, slots=True)
-class _Prepared:
-    """An insert compiled once for a dialect: driver SQL, parameter order, bind processors."""
-
-    sql: str
-    names: tuple[str, ...]
-    processors: tuple[Callable[[Any], Any] | None, ...]
-    positional: bool
-
-
-_PREPARED: dict[tuple[Any, ...], _Prepared] = {}
-
-
-def _prepare(conn: sa.Connection, table: sa.Table, columns: tuple[str, ...],
-             index_elements: tuple[str, ...]) -> _Prepared:
-    dialect = conn.dialect
-    key = (type(dialect), dialect.paramstyle, table.name, columns, index_elements)
-    prepared = _PREPARED.get(key)
-    if prepared is None:
-        dialect_insert: Any = (postgresql.insert if dialect.name == "postgresql"
-                               else sqlite.insert)
-        statement = (dialect_insert(table)
-                     .values({name: sa.bindparam(name) for name in columns})
-                     .on_conflict_do_nothing(index_elements=list(index_elements)))
-        compiled = statement.compile(dialect=dialect)
-        names = tuple(compiled.positiontup or columns)
-        processors = tuple(table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-                           for name in names)
-        prepared = _PREPARED[key] = _Prepared(compiled.string, names, processors,
-                                              compiled.positiontup is not None)
-    return prepared
-
-
-def insert_ignoring(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]],
-                    index_elements: list[str]) -> int | None:
-    """Insert ``rows``, skipping those whose unique key already exists (both dialects).
-
-    The statement is compiled once per dialect and column set; rows go to the
-    driver's ``executemany`` through the columns' own bind processors, without
-    building SQLAlchemy parameters row by row.  Returns how many rows were new
-    where the driver counts them exactly (SQLite), else ``None``.
-    """
-    if not rows:
-        return 0
-    columns = tuple(sorted({name for row in rows for name in row}))
-    prepared = _prepare(conn, table, columns, tuple(index_elements))
-    pairs = tuple(zip(prepared.names, prepared.processors, strict=True))
-    params: list[Any]
-    if prepared.positional:
-        params = [tuple(row.get(name) if process is None else process(row.get(name))
-                        for name, process in pairs) for row in rows]
-    else:
-        params = [{name: row.get(name) if process is None else process(row.get(name))
-                   for name, process in pairs} for row in rows]
-    added = 0
-    for start in range(0, len(params), INSERT_CHUNK_ROWS):
-        added += conn.exec_driver_sql(prepared.sql,
-                                      params[start:start + INSERT_CHUNK_ROWS]).rowcount
-    return added if conn.dialect.name == "sqlite" else None
+__all__ = ["closed_period_starts", "ensure_period", "insert_ignoring", "lines_by_keys",
+           "lines_for_players", "sub_lines_of"]
 
 
 def _line(row: Any) -> PostedLine:

@@ -14,6 +14,14 @@ Traffic attributes of an event or commission (link, offer, sub-ids, country,
 device) are those of the click the player was attributed through; a player
 attributed by promo code has no click, so those dimensions read ``''`` and
 the country falls back to the player's.
+
+Every write adds the same deltas, summed over affiliates, to
+``report_rollups_staff`` (same key without the affiliate), which staff reports
+read: a manager's 30-day breakdown reads one row per value and day, not one per
+affiliate too.  Events count under the affiliate the player is bound to; a
+manager's remap moves them (``move_player_rollups``); commission counts under the
+ledger entry's affiliate.  A chargeback or refund naming a deposit takes it off
+the deposit sum on its own day (``_EventFold``).
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ IN_CHUNK = 500
 UPSERT_CHUNK_ROWS = 256  # rows per upsert statement (a power of two, see ``_statement_sizes``)
 DEPOSIT_KINDS = frozenset({"ftd", "deposit"})
 KEY_COLUMNS = ("affiliate_id", "dim", "day", "value", "currency")
+STAFF_KEY_COLUMNS = ("dim", "day", "value", "currency")
 VALUE_MAX_CHARS = 255
 
 Deltas = tuple[tuple[int, int], ...]  # (position in METRICS, amount)
@@ -72,13 +81,15 @@ class Folder:
     32 hex digits and ISO text), so rows read with plain driver SQL fold without
     conversions; ``affiliate``, ``day`` and ``moment`` convert values from Core.
     Deltas are grouped by (affiliate, day, currency), then by (dimension, value):
-    a player's ``DimValues`` pairs are used as keys as they are.
+    a player's ``DimValues`` pairs are used as keys as they are; the same deltas go to
+    the staff slots, grouped by (day, currency).
     """
 
     def __init__(self, dialect_name: str) -> None:
         self.dialect_name = dialect_name
         self.sqlite = dialect_name == "sqlite"
         self.groups: dict[tuple[str, Any, str], dict[tuple[str, str], list[int]]] = {}
+        self.staff: dict[tuple[Any, str], dict[tuple[str, str], list[int]]] = {}
         self._affiliates: dict[Any, str] = {}
         self._moments: dict[tuple[date, int], tuple[Any, str]] = {}
         self._hours: dict[str, tuple[str, str]] = {}
@@ -106,45 +117,61 @@ class Folder:
             found = self._moments[memo_key] = (self.day(memo_key[0]), f"{moment.hour:02d}")
         return found
 
-    def _group(self, affiliate: str, day: Any, currency: str) -> dict[tuple[str, str], list[int]]:
-        group_key = (affiliate, day, currency)
-        group = self.groups.get(group_key)
+    def _groups(self, affiliate: str, day: Any, currency: str
+                ) -> tuple[dict[tuple[str, str], list[int]], dict[tuple[str, str], list[int]]]:
+        """The affiliate's slots and the staff slots (every affiliate) of one day and currency."""
+        group = self.groups.get((affiliate, day, currency))
         if group is None:
-            group = self.groups[group_key] = {}
-        return group
+            group = self.groups[(affiliate, day, currency)] = {}
+        staff = self.staff.get((day, currency))
+        if staff is None:
+            staff = self.staff[(day, currency)] = {}
+        return group, staff
 
     def add(self, affiliate: str, dim: str, day: Any, value: str, currency: str,
             deltas: Deltas) -> None:
         """Fold ``deltas`` into one key (``affiliate`` and ``day`` in stored form)."""
-        group = self._group(affiliate, day, currency)
         pair = (dim, value[:VALUE_MAX_CHARS])
-        slot = group.get(pair)
-        if slot is None:
-            slot = group[pair] = list(_ZERO_ROW)
-        for index, amount in deltas:
-            slot[index] += amount
-
-    def add_traffic(self, affiliate: str, at: Any, dims: DimValues | None, currency: str,
-                    deltas: Deltas) -> None:
-        """Fold ``deltas`` into ``all``, ``hour`` and every pair of ``dims`` (values already
-        cut to ``VALUE_MAX_CHARS``)."""
-        day, hour = self.moment(at)
-        group = self._group(affiliate, day, currency)
-        hour_pair = self._hours.get(hour)
-        if hour_pair is None:
-            hour_pair = self._hours[hour] = ("hour", hour)
-        for pair in (_ALL, hour_pair, *(dims or ())):
+        for group in self._groups(affiliate, day, currency):
             slot = group.get(pair)
             if slot is None:
                 slot = group[pair] = list(_ZERO_ROW)
             for index, amount in deltas:
                 slot[index] += amount
 
+    def add_traffic(self, affiliate: str, at: Any, dims: DimValues | None, currency: str,
+                    deltas: Deltas) -> None:
+        """Fold ``deltas`` into ``all``, ``hour`` and every pair of ``dims`` (values already
+        cut to ``VALUE_MAX_CHARS``)."""
+        day, hour = self.moment(at)
+        hour_pair = self._hours.get(hour)
+        if hour_pair is None:
+            hour_pair = self._hours[hour] = ("hour", hour)
+        pairs = (_ALL, hour_pair, *(dims or ()))
+        for group in self._groups(affiliate, day, currency):
+            for pair in pairs:
+                slot = group.get(pair)
+                if slot is None:
+                    slot = group[pair] = list(_ZERO_ROW)
+                for index, amount in deltas:
+                    slot[index] += amount
+
     def write(self, conn: sa.Connection) -> int:
-        """Upsert every folded row (adding to existing counts); returns the rows written."""
+        """Upsert every folded row (adding to existing counts), and the same deltas summed
+        over affiliates into ``report_rollups_staff``; returns the affiliate rows written."""
         rows = [((affiliate, dim, day, value, currency), metrics)
                 for (affiliate, day, currency), group in self.groups.items()
                 for (dim, value), metrics in group.items()]
+        staff = [((dim, day, value, currency), metrics)
+                 for (day, currency), group in self.staff.items()
+                 for (dim, value), metrics in group.items()]
+        self.groups, self.staff = {}, {}
+        written = self._upsert(conn, "daily", rows)
+        self._upsert(conn, "staff", staff)
+        return written
+
+    def _upsert(self, conn: sa.Connection, table: str,
+                rows: list[tuple[tuple[Any, ...], list[int]]]) -> int:
         if not rows:
             return 0
         if not self.sqlite:  # one lock order: no deadlocks on PG (SQLite locks the file)
@@ -153,13 +180,13 @@ class Folder:
         for key, metrics in rows:
             flat.extend(key)
             flat.extend(metrics)
-        width = len(KEY_COLUMNS) + len(METRICS)
+        width = len(rows[0][0]) + len(METRICS)
         start = 0
         for size in _statement_sizes(len(rows)):
             end = start + size * width
-            conn.exec_driver_sql(_upsert_sql(self.dialect_name, size), tuple(flat[start:end]))
+            conn.exec_driver_sql(_upsert_sql(self.dialect_name, table, size),
+                                 tuple(flat[start:end]))
             start = end
-        self.groups = {}
         return len(rows)
 
 
@@ -177,28 +204,31 @@ def _statement_sizes(rows: int) -> list[int]:
     return sizes
 
 
-_UPSERT_SQL: dict[tuple[str, int], str] = {}
+_UPSERT_SQL: dict[tuple[str, str, int], str] = {}
+_TABLES = {"daily": (t.report_rollups_daily.name, KEY_COLUMNS),
+           "staff": (t.report_rollups_staff.name, STAFF_KEY_COLUMNS)}
+_PG_KEY_MARKS = {"affiliate_id": "%s::uuid", "day": "%s::date"}
 
 
-def _upsert_sql(dialect_name: str, rows: int) -> str:
+def _upsert_sql(dialect_name: str, table_key: str, rows: int) -> str:
     """A multi-row ``insert … on conflict do update`` adding to the rollup counts."""
-    found = _UPSERT_SQL.get((dialect_name, rows))
+    found = _UPSERT_SQL.get((dialect_name, table_key, rows))
     if found is not None:
         return found
+    table, keys = _TABLES[table_key]
     if dialect_name == "sqlite":
-        one_row = "(" + ", ".join(["?"] * (len(KEY_COLUMNS) + len(METRICS))) + ")"
+        one_row = "(" + ", ".join(["?"] * (len(keys) + len(METRICS))) + ")"
     elif dialect_name == "postgresql":
-        one_row = "(%s::uuid, %s, %s::date, %s, %s, " + ", ".join(
-            ["%s::bigint"] * len(METRICS)) + ")"
+        one_row = "(" + ", ".join([_PG_KEY_MARKS.get(k, "%s") for k in keys]
+                                  + ["%s::bigint"] * len(METRICS)) + ")"
     else:
         raise ValueError(f"unsupported database dialect {dialect_name!r}")
-    table = t.report_rollups_daily.name
     # Fixed names and placeholders only: no value is ever formatted into the SQL.
-    sql = (f"INSERT INTO {table} ({', '.join(KEY_COLUMNS + METRICS)}) VALUES "  # noqa: S608
+    sql = (f"INSERT INTO {table} ({', '.join(keys + METRICS)}) VALUES "  # noqa: S608
            + ", ".join([one_row] * rows)
-           + f" ON CONFLICT ({', '.join(KEY_COLUMNS)}) DO UPDATE SET "
+           + f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
            + ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in METRICS))
-    _UPSERT_SQL[(dialect_name, rows)] = sql
+    _UPSERT_SQL[(dialect_name, table_key, rows)] = sql
     return sql
 
 
@@ -254,20 +284,42 @@ def _dims(reader: _Reader, row: Sequence[Any]) -> DimValues:
 _TRAFFIC_COLUMNS = ("p.brand_id, c.offer_id, c.link_id, c.sub1, c.sub2, c.sub3, c.sub4, c.sub5,"
                     " c.country, p.country, c.device")
 _CLICK_JOIN = "LEFT OUTER JOIN clicks c ON c.id = p.click_id"
+REVERSING_KINDS = ("chargeback", "reversal")
+# The first chargeback/reversal (lowest id) that names an event by its txn id, for the
+# player's own deposits and trades only (one probe of ix_player_events_reverses per row).
+_FIRST_REVERSAL = (
+    "CASE WHEN e.kind IN ('ftd', 'deposit', 'trade') THEN (SELECT r.id FROM player_events r"
+    " WHERE r.integration_id = e.integration_id AND r.reverses_txn_id = e.txn_id"
+    " AND r.player_id = e.player_id AND r.kind IN ('chargeback', 'reversal')"
+    " ORDER BY r.id LIMIT 1) END"
+)
 # Fixed names only; the ids go in as one parameter (``_IN_IDS``).
-_EVENT_SQL = (
+_EVENT_SELECT = (
     "SELECT e.kind, e.occurred_at, e.amount_minor, e.currency, e.lots_milli, e.bets_minor,"  # noqa: S608
     " e.wins_minor, e.bonus_minor, e.chargebacks_minor, p.affiliate_id, p.ftd_event_id, e.id,"
-    f" e.player_id, {_TRAFFIC_COLUMNS}"
+    f" e.player_id, e.reverses_txn_id, {_FIRST_REVERSAL}, {_TRAFFIC_COLUMNS}"
     f" FROM player_events e JOIN players p ON p.id = e.player_id {_CLICK_JOIN}"
-    " WHERE p.affiliate_id IS NOT NULL AND e.id "
 )
+_TRAFFIC_AT = 15  # where the traffic columns start in an _EVENT_SELECT row
+_EVENT_SQL = _EVENT_SELECT + " WHERE p.affiliate_id IS NOT NULL AND e.id "
+_PLAYER_EVENTS_SQL = _EVENT_SELECT + " WHERE e.player_id "
 _PLAYER_SQL = f"SELECT p.id, {_TRAFFIC_COLUMNS} FROM players p {_CLICK_JOIN} WHERE p.id "  # noqa: S608
+# The deposit or trade a chargeback/reversal names, when this reversal is its first one.
+_TARGET_SQL = (
+    "SELECT r.id, d.id, d.kind, d.amount_minor, d.currency, d.lots_milli"
+    " FROM player_events r JOIN player_events d ON d.integration_id = r.integration_id"
+    " AND d.txn_id = r.reverses_txn_id AND d.player_id = r.player_id"
+    " WHERE d.kind IN ('ftd', 'deposit', 'trade') AND NOT EXISTS (SELECT 1 FROM player_events"
+    " r2 WHERE r2.integration_id = r.integration_id AND r2.reverses_txn_id = r.reverses_txn_id"
+    " AND r2.player_id = r.player_id AND r2.kind IN ('chargeback', 'reversal')"
+    " AND r2.id < r.id) AND r.id "
+)
+_OCCURRED_SQL = "SELECT e.id, e.occurred_at FROM player_events e WHERE e.id "
 
 
 def _event_deltas(kind: str, amount_minor: int | None, lots_milli: int | None,
                   bets: int | None, wins: int | None, bonus: int | None,
-                  chargebacks: int | None, is_ftd: bool) -> Deltas:
+                  chargebacks: int | None, is_ftd: bool, names_target: bool) -> Deltas:
     amount = amount_minor or 0
     deltas: list[tuple[int, int]] = []
     if kind == "registration":
@@ -278,6 +330,8 @@ def _event_deltas(kind: str, amount_minor: int | None, lots_milli: int | None,
             deltas += ((_AT["ftds"], 1), (_AT["ftd_amount_minor"], amount))
     if kind == "chargeback":
         deltas.append((_AT["chargebacks_minor"], amount))
+        if not names_target:  # a chargeback is a deposit returned: which one is not said
+            deltas.append((_AT["deposits_minor"], -amount))
     if bets:
         deltas.append((_AT["bets_minor"], bets))
     if wins:
@@ -291,34 +345,164 @@ def _event_deltas(kind: str, amount_minor: int | None, lots_milli: int | None,
     return tuple(deltas)
 
 
+def _undo_deltas(kind: str, amount_minor: int | None, lots_milli: int | None) -> Deltas:
+    """What reversing a stored deposit or trade takes off: its amount or its lots."""
+    if kind in DEPOSIT_KINDS:
+        return ((_AT["deposits_minor"], -(amount_minor or 0)),)
+    return ((_AT["lots_milli"], -(lots_milli or 0)),) if lots_milli else ()
+
+
+@dataclass(slots=True)
+class _Undo:
+    """A reversed deposit or trade: taken off on the reversal's day, in the target's currency."""
+
+    row: Sequence[Any]  # the _EVENT_SELECT row whose player and traffic carry it
+    at: Any  # when the reversal occurred
+    currency: str
+    deltas: Deltas
+
+
+class _EventFold:
+    """Folds ``_EVENT_SELECT`` rows into a ``Folder``, with ``sign`` +1 or -1.
+
+    A chargeback or reversal naming one of the player's deposits or trades
+    (``reverses_txn_id``) takes that deposit's amount (or the trade's lots) off on
+    the day the reversal occurred — the day the ledger books the reversal of
+    what the deposit earned — once per deposit, whichever of the two is stored
+    last (lower id first): a reversal folded before its deposit arrived is
+    applied when the deposit is folded.  A chargeback naming nothing takes its own
+    amount off deposits.  Chargebacks also count as chargebacks (and so in NGR);
+    a refund (``reversal``) is no revenue, so NGR does not move.
+    """
+
+    def __init__(self, conn: sa.Connection, folder: Folder, sign: int = 1) -> None:
+        self.conn = conn
+        self.folder = folder
+        self.reader = _Reader(conn.dialect)
+        self.sign = sign
+        self.dims: dict[Any, DimValues] = {}
+
+    def fold(self, rows: Sequence[Sequence[Any]], affiliate: Any = None,
+             whole_history: bool = False) -> None:
+        """Fold ``rows`` (of attributed players, under ``affiliate`` when given).
+
+        ``whole_history``: ``rows`` are every event of one player, so each reversed
+        deposit among them counts once, whatever the order it was stored in.
+        """
+        reader = self.reader
+        late_reversals: dict[Any, Sequence[Any]] = {}  # first reversal id → its deposit row
+        reversals: list[Sequence[Any]] = []
+        for row in rows:
+            kind, at, amount, currency, lots, bets, wins, bonus, chargebacks = row[:9]
+            ftd_event_id, event_id, reverses, first_reversal = row[10], row[11], row[13], row[14]
+            is_ftd = ftd_event_id is not None and reader.key(ftd_event_id) == reader.key(event_id)
+            deltas = _event_deltas(kind, amount, lots, bets, wins, bonus, chargebacks, is_ftd,
+                                   reverses is not None)
+            if deltas:
+                self._add(row, affiliate, at, currency or "", deltas)
+            if first_reversal is not None and (
+                    whole_history or reader.key(first_reversal) < reader.key(event_id)):
+                late_reversals[reader.key(first_reversal)] = row
+            elif kind in REVERSING_KINDS and reverses is not None and not whole_history:
+                reversals.append(row)
+        for item in self._late(late_reversals, rows) + self._targets(reversals):
+            self._add(item.row, affiliate, item.at, item.currency, item.deltas)
+
+    def _late(self, deposits: dict[Any, Sequence[Any]],
+              known: Sequence[Sequence[Any]]) -> list[_Undo]:
+        """Deposits or trades whose first reversal was stored earlier, undone at its time."""
+        if not deposits:
+            return []
+        reader = self.reader
+        moments = {reader.key(r[11]): r[1] for r in known}
+        wanted = [k for k in deposits if k not in moments]
+        if wanted:
+            name = self.conn.dialect.name
+            for event_id, at in self.conn.exec_driver_sql(
+                    _OCCURRED_SQL + _IN_IDS[name],
+                    (_ids_param(name, [reader.id_text(k) for k in wanted]),)):
+                moments[reader.key(event_id)] = at
+        found = []
+        for key, row in deposits.items():
+            deltas = _undo_deltas(row[0], row[2], row[4])
+            if key in moments and deltas:
+                found.append(_Undo(row, moments[key], row[3] or "", deltas))
+        return found
+
+    def _targets(self, reversals: list[Sequence[Any]]) -> list[_Undo]:
+        """Reversals stored after the deposit or trade they are the first to name."""
+        if not reversals:
+            return []
+        reader = self.reader
+        by_id = {reader.key(r[11]): r for r in reversals}
+        name = self.conn.dialect.name
+        found = []
+        for reversal_id, target_id, kind, amount, currency, lots in self.conn.exec_driver_sql(
+                _TARGET_SQL + _IN_IDS[name],
+                (_ids_param(name, [reader.id_text(k) for k in by_id]),)):
+            row = by_id.get(reader.key(reversal_id))
+            deltas = _undo_deltas(kind, amount, lots)
+            if row is not None and deltas and reader.key(target_id) < reader.key(reversal_id):
+                found.append(_Undo(row, row[1], currency or "", deltas))
+        return found
+
+    def _add(self, row: Sequence[Any], affiliate: Any, at: Any, currency: str,
+             deltas: Deltas) -> None:
+        player_id = row[12]
+        dims = self.dims.get(player_id)
+        if dims is None:
+            dims = self.dims[player_id] = _dims(self.reader, row[_TRAFFIC_AT:])
+        if self.sign != 1:
+            deltas = tuple((index, -amount) for index, amount in deltas)
+        folder = self.folder
+        folder.add_traffic(folder.affiliate(row[9] if affiliate is None else affiliate), at,
+                           dims, currency, deltas)
+
+
 def record_event_rollups(conn: sa.Connection, event_ids: Sequence[str]) -> int:
     """Fold stored events of attributed players into the rollups (same transaction as them).
 
     Call it once per event after the player is attributed: ingestion passes the
     batch's new events and the earlier events of players registered in it (those
     were skipped while the player had no affiliate).  Returns rows upserted.
-    One read (events joined to players and clicks) and a few multi-row upserts.
+    One read (events joined to players and clicks), a look-up only when the batch
+    holds a chargeback or reversal naming a deposit (or a deposit already reversed),
+    and a few multi-row upserts.
     """
+    folder = Folder(conn.dialect.name)
+    fold_events(conn, folder, event_ids)
+    return folder.write(conn)
+
+
+def fold_events(conn: sa.Connection, folder: Folder, event_ids: Sequence[str]) -> None:
+    """``record_event_rollups`` without the write: a bulk loader folds many batches into one
+    ``folder`` and writes it once."""
     ids = list(dict.fromkeys(event_ids))
     if not ids:
+        return
+    name = conn.dialect.name
+    rows = conn.exec_driver_sql(_EVENT_SQL + _IN_IDS[name], (_ids_param(name, ids),)).fetchall()
+    _EventFold(conn, folder).fold(rows)
+
+
+def move_player_rollups(conn: sa.Connection, player_id: str, from_affiliate: str | None,
+                        to_affiliate: str | None) -> int:
+    """Move the rollups of every event of one player from one affiliate to another (a
+    manager's remap): taken off ``from_affiliate``'s rows, added to ``to_affiliate``'s, on
+    the same days and dimensions.  ``None`` is no affiliate (organic: nothing to take off,
+    or nothing to add).  Commission is not moved: it follows the ledger entries, whose
+    affiliate a remap does not change.  Returns rows upserted.
+    """
+    if from_affiliate == to_affiliate:
         return 0
-    dialect = conn.dialect
-    folder = Folder(dialect.name)
-    reader = _Reader(dialect)
-    player_dims: dict[Any, DimValues] = {}
-    rows = conn.exec_driver_sql(_EVENT_SQL + _IN_IDS[dialect.name],
-                                (_ids_param(dialect.name, ids),)).fetchall()
-    for row in rows:
-        kind, at, amount, currency, lots, bets, wins, bonus, chargebacks = row[:9]
-        affiliate, ftd_event_id, event_id, player_id = row[9:13]
-        is_ftd = ftd_event_id is not None and reader.key(ftd_event_id) == reader.key(event_id)
-        deltas = _event_deltas(kind, amount, lots, bets, wins, bonus, chargebacks, is_ftd)
-        if not deltas:
-            continue
-        dims = player_dims.get(player_id)
-        if dims is None:
-            dims = player_dims[player_id] = _dims(reader, row[13:])
-        folder.add_traffic(folder.affiliate(affiliate), at, dims, currency or "", deltas)
+    name = conn.dialect.name
+    rows = conn.exec_driver_sql(_PLAYER_EVENTS_SQL + _IN_IDS[name],
+                                (_ids_param(name, [player_id]),)).fetchall()
+    folder = Folder(name)
+    if from_affiliate is not None:
+        _EventFold(conn, folder, sign=-1).fold(rows, from_affiliate, whole_history=True)
+    if to_affiliate is not None:
+        _EventFold(conn, folder).fold(rows, to_affiliate, whole_history=True)
     return folder.write(conn)
 
 
@@ -414,16 +598,17 @@ def folded_through(conn: sa.Connection) -> datetime | None:
     return utc(value) if value is not None else None
 
 
-def fold_closed_click_hours(conn: sa.Connection, now: datetime) -> int:
-    """Fold the next closed hours (at most ``FOLD_HOURS_PER_CALL``) of
-    ``click_rollups_hourly`` into the daily rollup (dimensions all, hour, brand, offer,
-    link, sub1, country); returns the hours folded.
+def fold_closed_click_hours(conn: sa.Connection, now: datetime,
+                            max_hours: int = FOLD_HOURS_PER_CALL) -> int:
+    """Fold the next closed hours (at most ``max_hours``) of ``click_rollups_hourly`` into
+    the daily rollup (dimensions all, hour, brand, offer, link, sub1, country); returns the
+    hours folded.
 
     Closed = ended at least ``FOLD_GRACE`` ago; the click writer stamps clicks with the
     time they arrive, so a closed hour's rows never change again.  The watermark moves
     by a compare-and-set in the same transaction, so two callers never fold an hour
     twice.  Reports read folded hours from the daily rows and the rest (the current
-    hour or two) from the hourly ones.
+    hour or two) from the hourly ones.  One read of the hours' rows, one upsert.
     """
     last_closed = (now - FOLD_GRACE).replace(minute=0, second=0, microsecond=0) - HOUR
     through = folded_through(conn)
@@ -435,20 +620,14 @@ def fold_closed_click_hours(conn: sa.Connection, now: datetime) -> int:
         start = max(start, last_closed - timedelta(days=MAX_FOLD_DAYS))
     else:
         start = through + HOUR
-    last = min(last_closed, start + HOUR * (FOLD_HOURS_PER_CALL - 1))
+    last = min(last_closed, start + HOUR * (max(1, max_hours) - 1))
     if last < start:
         last = start - HOUR  # nothing stored yet: only set the watermark
     if not _advance_watermark(conn, through, last, now):
         return 0
-    brands = {str(k): str(v) for k, v in
-              conn.execute(sa.select(t.offers.c.id, t.offers.c.brand_id)).all()}
-    hours = 0
-    moment = start
-    while moment <= last:
-        _fold_click_hour(conn, moment, brands)
-        moment += HOUR
-        hours += 1
-    return hours
+    if last >= start:
+        _fold_click_hours(conn, start, last)
+    return int((last - start) / HOUR) + 1 if last >= start else 0
 
 
 def _advance_watermark(conn: sa.Connection, old: datetime | None, new: datetime,
@@ -465,22 +644,44 @@ def _advance_watermark(conn: sa.Connection, old: datetime | None, new: datetime,
     return bool(result.rowcount == 1)
 
 
-def _fold_click_hour(conn: sa.Connection, hour: datetime, brand_of: dict[str, str]) -> None:
-    h = t.click_rollups_hourly.c
-    query = sa.select(h.affiliate_id, h.link_id, h.offer_id, h.sub1, h.country,
-                      h.clicks, h.unique_clicks).where(h.hour == hour)
-    label = f"{hour.hour:02d}"
-    folder = Folder(conn.dialect.name)
-    day = folder.day(hour.date())
-    for row in conn.execute(query):
-        deltas = deltas_of({"clicks": int(row.clicks), "unique_clicks": int(row.unique_clicks)})
-        affiliate = folder.affiliate(str(row.affiliate_id))
-        offer = str(row.offer_id)
-        for dim, value in (("all", ""), ("hour", label), ("brand", brand_of.get(offer, "")),
-                           ("offer", offer), ("link", str(row.link_id)),
-                           ("sub1", row.sub1 or ""), ("country", row.country or "")):
-            folder.add(affiliate, dim, day, value, "", deltas)
+_HOURLY_SQL = {  # fixed names; the two hours go in as parameters
+    "sqlite": "SELECT h.hour, h.affiliate_id, h.link_id, h.offer_id, h.sub1, h.country,"
+              " h.clicks, h.unique_clicks, o.brand_id FROM click_rollups_hourly h"
+              " LEFT OUTER JOIN offers o ON o.id = h.offer_id WHERE h.hour >= ? AND h.hour <= ?",
+    "postgresql": "SELECT h.hour, h.affiliate_id, h.link_id, h.offer_id, h.sub1, h.country,"
+                  " h.clicks, h.unique_clicks, o.brand_id FROM click_rollups_hourly h"
+                  " LEFT OUTER JOIN offers o ON o.id = h.offer_id"
+                  " WHERE h.hour >= %s AND h.hour <= %s",
+}
+
+
+def _fold_click_hours(conn: sa.Connection, first: datetime, last: datetime) -> None:
+    """Fold the hourly click rows of [first, last] (hour starts) into the daily rows: one
+    read with plain driver values, folded in memory, one multi-row upsert."""
+    name = conn.dialect.name
+    folder = Folder(name)
+    reader = _Reader(conn.dialect)
+    if name == "sqlite":
+        bounds: tuple[Any, ...] = (_sqlite_text(first), _sqlite_text(last))
+    else:
+        bounds = (first, last)
+    add, add_traffic, id_text = folder.add, folder.add_traffic, reader.id_text
+    for hour, affiliate, link, offer, sub1, country, clicks, uniques, brand in (
+            conn.exec_driver_sql(_HOURLY_SQL[name], bounds)):
+        deltas = ((_AT["clicks"], int(clicks)), (_AT["unique_clicks"], int(uniques)))
+        stored = folder.affiliate(affiliate)
+        day = folder.moment(hour)[0]
+        add_traffic(stored, hour, None, "", deltas)  # all and hour
+        for dim, value in (("brand", id_text(brand)), ("offer", id_text(offer)),
+                           ("link", id_text(link)), ("sub1", sub1 or ""),
+                           ("country", country or "")):
+            add(stored, dim, day, value, "", deltas)
     folder.write(conn)
+
+
+def _sqlite_text(moment: datetime) -> str:
+    """A UTC time as SQLite stores it."""
+    return utc(moment).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def unfolded_from(conn: sa.Connection, start: datetime) -> datetime:
@@ -503,12 +704,18 @@ def _affiliate_filter(column: Any, affiliate_ids: frozenset[str] | None) -> list
 def rollup_sums(conn: sa.Connection, affiliate_ids: frozenset[str] | None, dim: str,
                 start_day: date, end_day: date, *, by_day: bool = False) -> list[dict[str, Any]]:
     """Summed metrics of ``dim`` rows in [start_day, end_day], per value and currency
-    (and per day when ``by_day``)."""
-    r = t.report_rollups_daily.c
+    (and per day when ``by_day``).
+
+    Every affiliate (``None``, staff): ``report_rollups_staff``, a range of its primary
+    key (dim, day); some affiliates: ``report_rollups_daily``, a range of its primary key
+    (affiliate, dim, day) per affiliate.
+    """
+    table = t.report_rollups_staff if affiliate_ids is None else t.report_rollups_daily
+    r = table.c
     keys: list[Any] = [r.value, r.currency] + ([r.day] if by_day else [])
     query = sa.select(*keys, *[sa.func.sum(r[name]).label(name) for name in METRICS]).where(
         r.dim == dim, r.day >= start_day, r.day <= end_day,
-        *_affiliate_filter(r.affiliate_id, affiliate_ids),
+        *([] if affiliate_ids is None else [r.affiliate_id.in_(sorted(affiliate_ids))]),
     ).group_by(*keys)
     return [dict(row._mapping) for row in conn.execute(query)]
 

@@ -259,9 +259,11 @@ player_events = sa.Table(
     sa.Column("reverses_txn_id", sa.String(255)),
     sa.Column("raw", Json),
     sa.UniqueConstraint("integration_id", "txn_id"),
-    sa.Index("ix_player_events_brand_player", "brand_id", "operator_player_id"),
-    # the commission engine finds the chargebacks/reversals pointing at a trade or deposit
-    sa.Index("ix_player_events_reverses", "integration_id", "reverses_txn_id"),
+    # the commission engine finds the chargebacks/reversals pointing at a trade or deposit;
+    # only rows that name one are indexed (every index costs each inserted event)
+    sa.Index("ix_player_events_reverses", "integration_id", "reverses_txn_id",
+             sqlite_where=sa.text("reverses_txn_id IS NOT NULL"),
+             postgresql_where=sa.text("reverses_txn_id IS NOT NULL")),
 )
 
 # --- conversion: deals, conversions and the ledger --------------------------
@@ -687,7 +689,22 @@ report_rollups_daily = sa.Table(
     sa.Column("lots_milli", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("commission_minor", sa.BigInteger, nullable=False, server_default="0"),
     sa.PrimaryKeyConstraint("affiliate_id", "dim", "day", "value", "currency"),
-    sa.Index("ix_report_rollups_daily_dim_day", "dim", "day"),
+)
+
+# The same rollup summed over every affiliate, for staff views: written with
+# report_rollups_daily in the same transactions (store.reports.Folder), so a manager's report
+# reads one row per dimension value and day however many affiliates there are.
+report_rollups_staff = sa.Table(
+    "report_rollups_staff", metadata,
+    sa.Column("dim", sa.String(8), nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("value", sa.String(255), nullable=False),
+    sa.Column("currency", sa.String(4), nullable=False),
+    *[sa.Column(name, sa.BigInteger, nullable=False, server_default="0") for name in (
+        "clicks", "unique_clicks", "registrations", "ftds", "qualified_cpas",
+        "ftd_amount_minor", "deposits_minor", "bets_minor", "wins_minor", "bonus_minor",
+        "chargebacks_minor", "lots_milli", "commission_minor")],
+    sa.PrimaryKeyConstraint("dim", "day", "value", "currency"),
 )
 
 # How far closed hours of click_rollups_hourly are folded into report_rollups_daily.

@@ -23,12 +23,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
 
 from clickledger.http.asgi import Receive, Scope, Send
 from clickledger.ids import new_id
 from clickledger.runtime import Runtime
 from clickledger.store.group_commit import CommitterStopped, GroupCommitter, QueueFull
+from clickledger.store.sqlite_checkpoint import WalCheckpointer
 from clickledger.tracking.client_ip import ClientIpResolver
 from clickledger.tracking.enrich import Enricher
 from clickledger.tracking.links import LinkCache, LinkTarget
@@ -66,8 +70,11 @@ class ClickHandler:
     """The ASGI callable for ``/c/{code}``."""
 
     def __init__(
-        self, runtime: Runtime, links: LinkCache,
-        committer: GroupCommitter[PendingClick, str], resolver: ClientIpResolver,
+        self,
+        runtime: Runtime,
+        links: LinkCache,
+        committer: GroupCommitter[PendingClick, str],
+        resolver: ClientIpResolver,
     ) -> None:
         settings = runtime.settings
         self._clock = runtime.clock
@@ -87,7 +94,7 @@ class ClickHandler:
         if method != "GET" and method != "HEAD":
             await _answer(send, 405, b"method not allowed\n", [(b"allow", b"GET, HEAD")])
             return
-        code: str = scope["path"][len(CLICK_PREFIX):]
+        code: str = scope["path"][len(CLICK_PREFIX) :]
         target = await self._links.get(code)
         if target is None or not target.active:
             await _not_found(send, target)
@@ -111,34 +118,52 @@ class ClickHandler:
             if subs[index] is None:
                 subs[index] = defaults[index]
         click_id = new_id() if method == "GET" else ""
-        location = target.landing.fill({
-            "click_id": click_id, "sub1": subs[0] or "", "sub2": subs[1] or "",
-            "sub3": subs[2] or "", "sub4": subs[3] or "", "sub5": subs[4] or "",
-            "affiliate_id": target.affiliate_id, "offer_id": target.offer_id,
-        })
+        location = target.landing.fill(
+            (  # in MACROS order
+                click_id,
+                subs[0] or "",
+                subs[1] or "",
+                subs[2] or "",
+                subs[3] or "",
+                subs[4] or "",
+                target.affiliate_id,
+                target.offer_id,
+            )
+        )
         if location is None:
             await _not_found(send, target)
             return
         visitor = _visitor_from(cookie) or click_id or new_id()  # a new visitor: its first click
         if method == "GET":
             client = scope.get("client")
-            click = PendingClick(
-                click_id=click_id, created_at=self._clock.now(), link=target, subs=subs,
-                extra=query.extra,
-                ip=self._resolver.resolve(client[0] if client else None, forwarded),
-                user_agent=header_text(user_agent, USER_AGENT_MAX_CHARS) if user_agent else "",
-                referrer=header_text(referrer, REFERRER_MAX_CHARS) if referrer else None,
-                accept_language=(header_text(accept_language, ACCEPT_LANGUAGE_MAX_CHARS)
-                                 if accept_language else None),
-                visitor_key=visitor,
+            click = PendingClick(  # positional: the fields in their order, for speed
+                click_id,
+                self._clock.now(),
+                target,
+                subs,
+                query.extra,
+                self._resolver.resolve(client[0] if client else None, forwarded),
+                header_text(user_agent, USER_AGENT_MAX_CHARS) if user_agent else "",
+                header_text(referrer, REFERRER_MAX_CHARS) if referrer else None,
+                header_text(accept_language, ACCEPT_LANGUAGE_MAX_CHARS)
+                if accept_language
+                else None,
+                visitor,
             )
             if not await self._commit(click, send):
                 return
-        await send({"type": "http.response.start", "status": 302, "headers": [
-            (b"location", location.encode()),
-            (b"set-cookie", b"cl_vid=" + visitor.encode() + self._cookie_suffix),
-            _NO_STORE, _EMPTY,
-        ]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 302,
+                "headers": [
+                    (b"location", location.encode()),
+                    (b"set-cookie", b"cl_vid=" + visitor.encode() + self._cookie_suffix),
+                    _NO_STORE,
+                    _EMPTY,
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": b""})
 
     async def _commit(self, click: PendingClick, send: Send) -> bool:
@@ -168,7 +193,9 @@ async def _answer(
 ) -> None:
     all_headers = [
         (b"content-type", b"text/plain; charset=utf-8"),
-        (b"content-length", str(len(body)).encode()), _NO_STORE, *(headers or ()),
+        (b"content-length", str(len(body)).encode()),
+        _NO_STORE,
+        *(headers or ()),
     ]
     await send({"type": "http.response.start", "status": status, "headers": all_headers})
     await send({"type": "http.response.body", "body": body})
@@ -183,11 +210,17 @@ class ClickTracking:
         self.links = LinkCache(runtime.engine)
         self.enricher = Enricher()
         self.writer = ClickWriter(
-            runtime.engine.dialect.name, IpPolicy(settings.ip_storage, settings.secret_key),
-            self.enricher, runtime.clock,
+            runtime.engine.dialect.name,
+            IpPolicy(settings.ip_storage, settings.secret_key),
+            self.enricher,
+            runtime.clock,
         )
+        # SQLite: WAL checkpoints in a thread of their own, never inside a click batch's commit
+        self.checkpointer = WalCheckpointer(runtime.engine)
         self.committer: GroupCommitter[PendingClick, str] = GroupCommitter(
-            runtime.engine, self.writer.flush, name="clicks",
+            runtime.engine,
+            self._flush,
+            name="clicks",
             max_batch_rows=settings.group_commit_max_batch_rows,
             max_queue_rows=settings.group_commit_max_queue_rows,
         )
@@ -195,17 +228,23 @@ class ClickTracking:
             runtime, self.links, self.committer, ClientIpResolver(settings.trusted_proxies)
         )
 
+    def _flush(self, conn: sa.Connection, batch: Sequence[PendingClick]) -> list[str]:
+        self.checkpointer.before_batch(conn)
+        return self.writer.flush(conn, batch)
+
     async def start(self) -> None:
         """Load GeoIP/UA data, remember the current hour's visitors, fill the link cache."""
         await asyncio.to_thread(self.enricher.load)
         await asyncio.to_thread(self.writer.warm_up, self.runtime.engine)
         await self.links.start()
+        await asyncio.to_thread(self.checkpointer.start)
         self.committer.start()
 
     async def stop(self) -> None:
         """Stop refreshing links and commit every queued click."""
         await self.links.stop()
         await asyncio.to_thread(self.committer.stop)
+        await asyncio.to_thread(self.checkpointer.stop)
 
 
 def register(hot: HotPaths, runtime: Runtime) -> ClickTracking:

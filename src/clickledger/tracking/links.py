@@ -59,10 +59,22 @@ class LinkTarget:
 def _select() -> sa.Select[tuple[object, ...]]:
     link, offer, brand, affiliate = tracking_links, offers, brands, affiliates
     return sa.select(
-        link.c.code, link.c.id, link.c.affiliate_id, link.c.offer_id,
-        link.c.sub1, link.c.sub2, link.c.sub3, link.c.sub4, link.c.sub5, link.c.status,
-        offer.c.landing_url, offer.c.allowed_domains, offer.c.status,
-        brand.c.fallback_url, brand.c.status, affiliate.c.status,
+        link.c.code,
+        link.c.id,
+        link.c.affiliate_id,
+        link.c.offer_id,
+        link.c.sub1,
+        link.c.sub2,
+        link.c.sub3,
+        link.c.sub4,
+        link.c.sub5,
+        link.c.status,
+        offer.c.landing_url,
+        offer.c.allowed_domains,
+        offer.c.status,
+        brand.c.fallback_url,
+        brand.c.status,
+        affiliate.c.status,
     ).select_from(
         link.join(offer, offer.c.id == link.c.offer_id)
         .join(brand, brand.c.id == offer.c.brand_id)
@@ -71,18 +83,42 @@ def _select() -> sa.Select[tuple[object, ...]]:
 
 
 def _target(row: Sequence[object]) -> LinkTarget:
-    (code, link_id, affiliate_id, offer_id, s1, s2, s3, s4, s5, link_status,
-     landing_url, allowed, offer_status, fallback_url, brand_status, affiliate_status) = row
+    (
+        code,
+        link_id,
+        affiliate_id,
+        offer_id,
+        s1,
+        s2,
+        s3,
+        s4,
+        s5,
+        link_status,
+        landing_url,
+        allowed,
+        offer_status,
+        fallback_url,
+        brand_status,
+        affiliate_status,
+    ) = row
     domains = normalize_domains(allowed if isinstance(allowed, list) else ())
     active = (
-        link_status == "active" and offer_status == "active" and brand_status == "active"
+        link_status == "active"
+        and offer_status == "active"
+        and brand_status == "active"
         and affiliate_status not in BLOCKED_AFFILIATE_STATUSES
     )
     return LinkTarget(
-        code=str(code), link_id=str(link_id), affiliate_id=str(affiliate_id),
+        code=str(code),
+        link_id=str(link_id),
+        affiliate_id=str(affiliate_id),
         offer_id=str(offer_id),
         default_subs=tuple(s if isinstance(s, str) else None for s in (s1, s2, s3, s4, s5)),
-        landing=LandingTemplate.compile(str(landing_url), domains),
+        landing=LandingTemplate.compile(
+            str(landing_url),
+            domains,
+            fixed={"affiliate_id": str(affiliate_id), "offer_id": str(offer_id)},
+        ),
         active=active,
         fallback_url=safe_fallback(fallback_url if isinstance(fallback_url, str) else None),
     )
@@ -112,7 +148,10 @@ class LinkCache:
     """Code → ``LinkTarget`` (or None for an unknown code), bounded and refreshed."""
 
     def __init__(
-        self, engine: sa.Engine, *, max_entries: int = DEFAULT_MAX_ENTRIES,
+        self,
+        engine: sa.Engine,
+        *,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
         refresh_s: float = DEFAULT_REFRESH_S,
     ) -> None:
         self._engine = engine

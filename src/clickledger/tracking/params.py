@@ -61,20 +61,32 @@ def parse_query(query: bytes, max_query_bytes: int, max_params: int) -> ClickQue
         return ClickQuery(subs, None)
     if len(query) > max_query_bytes:
         return ClickQuery(subs, {DROPPED_MARKER: f"query string over {max_query_bytes} bytes"})
-    pairs = query.decode("utf-8", "replace").split("&", max_params)
+    text = query.decode("utf-8", "replace")
+    # The common query (nothing encoded, printable) needs no decoding or cleaning per part.
+    plain = "%" not in text and "+" not in text and text.isprintable()
+    pairs = text.split("&", max_params)
     extra: dict[str, str] = {}
     if len(pairs) > max_params:
         pairs.pop()
         extra[DROPPED_MARKER] = f"parameters after the first {max_params}"
+    sub_index = _SUB_INDEX
     for pair in pairs:
         raw_key, _, raw_value = pair.partition("=")
-        key = clean(_decode(raw_key), EXTRA_KEY_MAX_CHARS)
+        key = (
+            raw_key[:EXTRA_KEY_MAX_CHARS] if plain else clean(_decode(raw_key), EXTRA_KEY_MAX_CHARS)
+        )
         if not key:
             continue
-        index = _SUB_INDEX.get(key)
+        index = sub_index.get(key)
         if index is not None:
             if subs[index] is None:
-                subs[index] = clean(_decode(raw_value), SUB_MAX_CHARS)
+                subs[index] = (
+                    raw_value[:SUB_MAX_CHARS] if plain else clean(_decode(raw_value), SUB_MAX_CHARS)
+                )
         elif key not in extra:
-            extra[key] = clean(_decode(raw_value), EXTRA_VALUE_MAX_CHARS)
+            extra[key] = (
+                raw_value[:EXTRA_VALUE_MAX_CHARS]
+                if plain
+                else clean(_decode(raw_value), EXTRA_VALUE_MAX_CHARS)
+            )
     return ClickQuery(subs, extra or None)

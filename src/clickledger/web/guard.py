@@ -62,8 +62,9 @@ def current(request: Request) -> auth.Session | None:
                                  runtime.clock.now())
 
 
-def page(request: Request, area: str, build: Build) -> Response:
-    """Run ``build`` for a signed-in person of ``area`` in one read transaction."""
+def page(request: Request, area: str, build: Build, *, reports: bool = False) -> Response:
+    """Run ``build`` for a signed-in person of ``area`` in one read transaction (``reports``:
+    on the reports replica when one is configured, ``Runtime.report_connection``)."""
     session = current(request)
     if session is None:
         target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
@@ -72,7 +73,7 @@ def page(request: Request, area: str, build: Build) -> Response:
         return not_found_page(session)
     runtime = runtime_of(request)
     try:
-        with runtime.engine.begin() as conn:
+        with runtime.report_connection() if reports else runtime.engine.begin() as conn:
             return build(session, conn)
     except Hidden:
         return not_found_page(session)

@@ -17,7 +17,8 @@ def add_report_routes(router: APIRouter, area: str) -> None:
     def dashboard(request: Request) -> Response:
         query = rv.parse(request)
         now = runtime_of(request).clock.now()
-        return page(request, area, lambda s, c: rv.dashboard_page(s, c, area, query, now))
+        return page(request, area,
+                    lambda s, c: rv.dashboard_page(s, c, area, query, now), reports=True)
 
     @router.get("/affiliates/{affiliate_id}")
     def affiliate_dashboard(request: Request, affiliate_id: str) -> Response:
@@ -25,20 +26,22 @@ def add_report_routes(router: APIRouter, area: str) -> None:
         query = rv.ReportQuery(query.period, query.start, query.end, affiliate_id, query.by,
                                query.sort, query.order)
         now = runtime_of(request).clock.now()
-        return page(request, area, lambda s, c: rv.dashboard_page(s, c, area, query, now))
+        return page(request, area,
+                    lambda s, c: rv.dashboard_page(s, c, area, query, now), reports=True)
 
     @router.get("/breakdown")
     def breakdown(request: Request) -> Response:
         query = rv.parse(request)
         now = runtime_of(request).clock.now()
-        return page(request, area, lambda s, c: rv.breakdown_page(s, c, area, query, now))
+        return page(request, area,
+                    lambda s, c: rv.breakdown_page(s, c, area, query, now), reports=True)
 
     @router.get("/breakdown.csv")
     def breakdown_csv(request: Request) -> Response:
         query = rv.parse(request)
         now = runtime_of(request).clock.now()
-        return page(request, area, lambda s, c: rv.breakdown_csv(s, c, query, now))
+        return page(request, area, lambda s, c: rv.breakdown_csv(s, c, query, now), reports=True)
 
     @router.get("/players")
     def players(request: Request) -> Response:
-        return page(request, area, lambda s, c: rv.players_page(s, c, area, request))
+        return page(request, area, lambda s, c: rv.players_page(s, c, area, request), reports=True)

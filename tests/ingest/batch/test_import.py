@@ -171,3 +171,20 @@ def test_imported_deposits_reach_the_report_rollups_like_postbacks(
             .where(r.c.affiliate_id == seeded.affiliate_id, r.c.dim == "all")).one()
     # p1 registered by promo code; its first deposit D1 20.00 EUR is its FTD (p2 is unattributed)
     assert tuple(int(v or 0) for v in totals) == (1, 1, 2000)
+
+
+def test_text_that_looks_like_sql_is_stored_exactly_as_the_operator_sent_it(
+    engine: sa.Engine, clock: FakeClock
+) -> None:
+    """Values the same on every line are written into the insert statement only when they
+    are plain; anything else — here a quote and SQL — is bound like any value."""
+    seeded = seed(engine, clock.now())
+    odd = "X'); DROP TABLE players;--"
+    result = run(engine, clock, seeded,
+                 "txn_id,player_id,occurred_at,lots,instrument,spread,currency\n"
+                 f"T1,p1,2025-12-01 10:00:00,0.5,\"{odd}\",1.00,EUR\n"
+                 f"T2,p2,2025-12-01 11:00:00,1.5,\"{odd}\",2.00,EUR\n", kind=FileKind.TRADES)
+    assert (result.status, result.inserted) == ("imported", 2)
+    assert [(e.txn_id, e.instrument, e.lots_milli, e.spread_minor) for e in events(engine)] == [
+        ("T1", odd, 500, 100), ("T2", odd, 1500, 200)]
+    assert count(engine, t.players) == 2

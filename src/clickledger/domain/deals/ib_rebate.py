@@ -10,7 +10,7 @@ spread/commission the broker earned on the trade.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +19,7 @@ from clickledger.domain.money import format_money
 from clickledger.domain.terms import TermsError, fmt_number, opt_decimal, pct, to_decimal
 
 ZERO = Decimal(0)
+SYMBOLS_KEPT = 10_000  # per deal version: broker symbols resolved once, then looked up
 
 
 def _rates(data: Any, where: str) -> dict[str, Decimal]:
@@ -36,6 +37,8 @@ class IbTerms:
     spread_share_pct: Decimal
     aliases: Mapping[str, str]
     groups: Mapping[str, str]
+    symbols: dict[str, tuple[str, str]] = field(default_factory=dict, init=False, repr=False,
+                                                compare=False)  # symbol → (instrument, group)
 
     @classmethod
     def parse(cls, terms: Mapping[str, Any]) -> IbTerms:
@@ -67,6 +70,16 @@ class IbTerms:
                     return rates[key], source
         return ZERO, ""
 
+    def instrument(self, symbol: str) -> tuple[str, str]:
+        """The canonical instrument behind a broker symbol and its group."""
+        found = self.symbols.get(symbol)
+        if found is None:
+            instrument = canonical_symbol(symbol, self.aliases)
+            found = (instrument, group_of(instrument, self.groups))
+            if len(self.symbols) < SYMBOLS_KEPT:
+                self.symbols[symbol] = found
+        return found
+
 
 @dataclass(frozen=True, slots=True)
 class Trade:
@@ -88,8 +101,7 @@ class Rebate:
 
 def rebate_for(terms: IbTerms, trade: Trade, currency: str) -> Rebate:
     """Per-lot rebate plus spread share for one trade, with the sentence to check it."""
-    instrument = canonical_symbol(trade.symbol, terms.aliases)
-    group = group_of(instrument, terms.groups)
+    instrument, group = terms.instrument(trade.symbol)
     rate, source = terms.rate(group, trade.account_type)
     lot_part = trade.lots * rate
     spread_part = trade.spread * pct(terms.spread_share_pct)

@@ -32,6 +32,16 @@ def get_conn(runtime: RuntimeDep) -> Iterator[sa.Connection]:
 ConnDep = Annotated[sa.Connection, Depends(get_conn)]
 
 
+def get_report_conn(runtime: RuntimeDep) -> Iterator[sa.Connection]:
+    """A connection for report reads: the reports replica when one is configured (never
+    written), else one transaction on the main database."""
+    with runtime.report_connection() as conn:
+        yield conn
+
+
+ReportConnDep = Annotated[sa.Connection, Depends(get_report_conn)]
+
+
 def _token_from(request: Request) -> str | None:
     authorization = request.headers.get("authorization", "")
     if authorization.lower().startswith("bearer "):

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 import uuid_utils
 
 from clickledger.ingest.batch.reader import LINE
+from clickledger.store.bulk import constant_literals
 
 COUNTER_DIGITS = 8  # the low 32 bits of each id count rows within one block
 MAX_BLOCK_ROWS = 10**COUNTER_DIGITS
@@ -32,13 +33,26 @@ SQLITE_CONFLICT = "ON CONFLICT (integration_id, txn_id) DO NOTHING"
 
 # our typed frame column -> player_events column
 COLUMN_MAP = {
-    "txn_id": "txn_id", "event_kind": "kind", "player_id": "operator_player_id",
-    "occurred_at": "occurred_at", "amount_t": "amount_minor", "currency": "currency",
-    "lots_t": "lots_milli", "instrument": "instrument", "account_type": "account_type",
-    "spread_t": "spread_minor", "bets_t": "bets_minor", "wins_t": "wins_minor",
-    "bonus_t": "bonus_minor", "chargebacks_t": "chargebacks_minor",
-    "activity_day": "activity_day", "country": "country", "click_id": "click_id",
-    "promo_code": "promo_code", "status": "status_raw", "reverses_txn_id": "reverses_txn_id",
+    "txn_id": "txn_id",
+    "event_kind": "kind",
+    "player_id": "operator_player_id",
+    "occurred_at": "occurred_at",
+    "amount_t": "amount_minor",
+    "currency": "currency",
+    "lots_t": "lots_milli",
+    "instrument": "instrument",
+    "account_type": "account_type",
+    "spread_t": "spread_minor",
+    "bets_t": "bets_minor",
+    "wins_t": "wins_minor",
+    "bonus_t": "bonus_minor",
+    "chargebacks_t": "chargebacks_minor",
+    "activity_day": "activity_day",
+    "country": "country",
+    "click_id": "click_id",
+    "promo_code": "promo_code",
+    "status": "status_raw",
+    "reverses_txn_id": "reverses_txn_id",
 }
 
 
@@ -57,9 +71,16 @@ def _hex32(value: str) -> str:
 
 
 def _dashed(hex_ids: pl.Expr) -> pl.Expr:
-    return pl.concat_str([
-        hex_ids.str.slice(0, 8), hex_ids.str.slice(8, 4), hex_ids.str.slice(12, 4),
-        hex_ids.str.slice(16, 4), hex_ids.str.slice(20, 12)], separator="-")
+    return pl.concat_str(
+        [
+            hex_ids.str.slice(0, 8),
+            hex_ids.str.slice(8, 4),
+            hex_ids.str.slice(12, 4),
+            hex_ids.str.slice(16, 4),
+            hex_ids.str.slice(20, 12),
+        ],
+        separator="-",
+    )
 
 
 def new_ids(count: int) -> pl.Series:
@@ -87,12 +108,18 @@ def prepare(rows: pl.DataFrame, target: Target, postgres: bool) -> pl.DataFrame:
     time_col = "occurred_at_t" if "occurred_at_t" in rows.columns else "activity_day_t"
     frame = rows.with_columns(
         (pl.col(time_col).cast(pl.String) + tz).alias("occurred_at"),
-        *([pl.col("activity_day_t").dt.date().cast(pl.String).alias("activity_day")]
-          if "activity_day_t" in rows.columns else []),
+        *(
+            [pl.col("activity_day_t").dt.date().cast(pl.String).alias("activity_day")]
+            if "activity_day_t" in rows.columns
+            else []
+        ),
     )
     selected = [pl.col(src).alias(dst) for src, dst in COLUMN_MAP.items() if src in frame.columns]
-    extra = [pl.col(PLAYER_ID).str.replace_all("-", "").alias("player_id")] if (
-        PLAYER_ID in frame.columns) else []
+    extra = (
+        [pl.col(PLAYER_ID).str.replace_all("-", "").alias("player_id")]
+        if (PLAYER_ID in frame.columns)
+        else []
+    )
     out = frame.select(
         pl.col("id"),
         pl.lit(_hex32(target.integration_id)).alias("integration_id"),
@@ -120,33 +147,59 @@ def insert_chunk(conn: sa.Connection, chunk: pl.DataFrame) -> list[str]:
     if chunk.height == 0:
         return []
     if conn.dialect.name == "postgresql":
-        new_hex = _insert_postgres(conn, chunk)
+        new_hex = _insert_postgres_ids(conn, chunk)
     else:
-        new_hex = _insert_sqlite(conn, chunk)
-    return pl.Series(new_hex, dtype=pl.String).to_frame("h").select(
-        _dashed(pl.col("h").str.replace_all("-", ""))).to_series().to_list()
+        inserted = _insert_sqlite(conn, chunk)
+        ids: list[str] = chunk["id"].to_list()
+        if inserted == len(ids):
+            new_hex = ids
+        else:
+            new_hex = _sqlite_present(conn, ids) if inserted else []
+    return dashed_ids(pl.Series(new_hex, dtype=pl.String))
+
+
+def insert_new(conn: sa.Connection, chunk: pl.DataFrame) -> int:
+    """Insert ``chunk``; returns how many of its rows were new (no ids read back)."""
+    if chunk.height == 0:
+        return 0
+    if conn.dialect.name == "postgresql":
+        return _insert_postgres(conn, chunk)
+    return _insert_sqlite(conn, chunk)
+
+
+def dashed_ids(ids: pl.Series) -> list[str]:
+    """Ids (32 hex digits or dashed) as canonical dashed UUID text."""
+    return (
+        ids.to_frame("h")
+        .select(_dashed(pl.col("h").str.replace_all("-", "")))
+        .to_series()
+        .to_list()
+    )
 
 
 def _driver(conn: sa.Connection) -> Any:
     return conn.connection.driver_connection
 
 
-def _insert_sqlite(conn: sa.Connection, chunk: pl.DataFrame) -> list[str]:
-    columns = chunk.columns
-    names, marks = ", ".join(columns), ", ".join("?" for _ in columns)
-    sql = f"INSERT INTO player_events ({names}) VALUES ({marks}) " + SQLITE_CONFLICT  # noqa: S608 - fixed column names
+def _insert_sqlite(conn: sa.Connection, chunk: pl.DataFrame) -> int:
+    """One driver ``executemany``; returns the rows really inserted.
+
+    A column holding one plain value in every row (the integration, brand,
+    source and arrival time always; the kind and currency usually) is written
+    into the statement as a literal instead of being bound row by row: binding
+    is a large part of an ``executemany``'s cost.
+    """
+    literals = constant_literals(chunk)
+    bound = [c for c in chunk.columns if c not in literals]
+    names = ", ".join(chunk.columns)
+    values = ", ".join(literals.get(c, "?") for c in chunk.columns)
+    sql = f"INSERT INTO player_events ({names}) VALUES ({values}) " + SQLITE_CONFLICT  # noqa: S608 - fixed names, checked literals
     cursor = _driver(conn).cursor()
     try:
-        cursor.executemany(sql, zip(*(chunk[c].to_list() for c in columns), strict=True))
-        inserted = cursor.rowcount
+        cursor.executemany(sql, zip(*(chunk[c].to_list() for c in bound), strict=True))
+        return int(cursor.rowcount)
     finally:
         cursor.close()
-    ids: list[str] = chunk["id"].to_list()
-    if inserted == len(ids):
-        return ids
-    if inserted == 0:
-        return []
-    return _sqlite_present(conn, ids)
 
 
 def _sqlite_present(conn: sa.Connection, ids: list[str]) -> list[str]:
@@ -154,7 +207,7 @@ def _sqlite_present(conn: sa.Connection, ids: list[str]) -> list[str]:
     cursor = _driver(conn).cursor()
     try:
         for offset in range(0, len(ids), SQLITE_IN_BATCH):
-            batch = ids[offset: offset + SQLITE_IN_BATCH]
+            batch = ids[offset : offset + SQLITE_IN_BATCH]
             marks = ", ".join("?" for _ in batch)
             cursor.execute(f"SELECT id FROM player_events WHERE id IN ({marks})", batch)  # noqa: S608
             found.extend(row[0] for row in cursor.fetchall())
@@ -163,21 +216,34 @@ def _sqlite_present(conn: sa.Connection, ids: list[str]) -> list[str]:
     return found
 
 
-def _insert_postgres(conn: sa.Connection, chunk: pl.DataFrame) -> list[str]:
-    columns = ", ".join(chunk.columns)
-    raw = _driver(conn)
-    with raw.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {STAGE_TABLE} "
-            "(LIKE player_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-        )
-        cursor.execute(f"TRUNCATE {STAGE_TABLE}")
-        buffer = io.BytesIO()
-        chunk.write_csv(buffer, include_header=False, null_value="")
-        with cursor.copy(f"COPY {STAGE_TABLE} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
-            copy.write(buffer.getvalue())
-        cursor.execute(
-            f"INSERT INTO player_events ({columns}) SELECT {columns} FROM {STAGE_TABLE} "  # noqa: S608
-            "ON CONFLICT (integration_id, txn_id) DO NOTHING RETURNING id"
-        )
+def _insert_postgres(conn: sa.Connection, chunk: pl.DataFrame) -> int:
+    """COPY into a session temp table, then ``insert … select … on conflict do nothing``;
+    returns the rows really inserted."""
+    with _driver(conn).cursor() as cursor:
+        cursor.execute(_staged_insert(cursor, chunk))
+        return int(cursor.rowcount)
+
+
+def _insert_postgres_ids(conn: sa.Connection, chunk: pl.DataFrame) -> list[str]:
+    """As ``_insert_postgres``, returning the ids of the rows really inserted."""
+    with _driver(conn).cursor() as cursor:
+        cursor.execute(_staged_insert(cursor, chunk) + " RETURNING id")
         return [str(row[0]) for row in cursor.fetchall()]
+
+
+def _staged_insert(cursor: Any, chunk: pl.DataFrame) -> str:
+    """Stage ``chunk`` in the session temp table; returns the insert from it."""
+    columns = ", ".join(chunk.columns)
+    cursor.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {STAGE_TABLE} "
+        "(LIKE player_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+    )
+    cursor.execute(f"TRUNCATE {STAGE_TABLE}")
+    buffer = io.BytesIO()
+    chunk.write_csv(buffer, include_header=False, null_value="")
+    with cursor.copy(f"COPY {STAGE_TABLE} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
+        copy.write(buffer.getvalue())
+    return (
+        f"INSERT INTO player_events ({columns}) SELECT {columns} FROM {STAGE_TABLE} "  # noqa: S608
+        "ON CONFLICT (integration_id, txn_id) DO NOTHING"
+    )

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from clickledger.domain.roles import Principal
-from clickledger.http.api.deps import ConnDep, ReaderDep, RuntimeDep
+from clickledger.http.api.deps import ReaderDep, ReportConnDep, RuntimeDep
 from clickledger.http.api.errors import ApiError, not_found
 from clickledger.services import reports
 from clickledger.services.registration import valid_uuid
@@ -45,7 +45,7 @@ def span(runtime_today: date, period: str, start: date | None, end: date | None
 
 @router.get("/dashboard")
 def dashboard(
-    principal: ReaderDep, conn: ConnDep, runtime: RuntimeDep,
+    principal: ReaderDep, conn: ReportConnDep, runtime: RuntimeDep,
     period: Period = "today", start: date | None = None, end: date | None = None,
     affiliate_id: str | None = None,
 ) -> dict[str, Any]:
@@ -67,7 +67,7 @@ def _breakdown(principal: Principal, conn: Any, now: datetime, by: str, period: 
 
 @router.get("/breakdown")
 def breakdown(
-    principal: ReaderDep, conn: ConnDep, runtime: RuntimeDep,
+    principal: ReaderDep, conn: ReportConnDep, runtime: RuntimeDep,
     by: str = "day", period: Period = "today", start: date | None = None,
     end: date | None = None, affiliate_id: str | None = None, sort: str = "clicks",
     order: Order = "desc",
@@ -79,7 +79,7 @@ def breakdown(
 
 @router.get("/breakdown.csv")
 def breakdown_csv(
-    principal: ReaderDep, conn: ConnDep, runtime: RuntimeDep,
+    principal: ReaderDep, conn: ReportConnDep, runtime: RuntimeDep,
     by: str = "day", period: Period = "today", start: date | None = None,
     end: date | None = None, affiliate_id: str | None = None, sort: str = "clicks",
     order: Order = "desc",
@@ -94,7 +94,7 @@ def breakdown_csv(
 
 @router.get("/players")
 def players(
-    principal: ReaderDep, conn: ConnDep, affiliate_id: str | None = None,
+    principal: ReaderDep, conn: ReportConnDep, affiliate_id: str | None = None,
     limit: int = Query(default=50, ge=1, le=reports.MAX_PLAYERS_PAGE),
     offset: int = Query(default=0, ge=0, le=1_000_000),
 ) -> dict[str, Any]:
