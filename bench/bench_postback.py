@@ -14,6 +14,7 @@ queued in the outbox before it is answered.
 ``postback_duplicate`` replays the same URLs (every answer a duplicate) with
 the first-delivery rate as its baseline.  After the runs the bench checks the
 database: one event per distinct URL sent, no more; ledger and outbox rows.
+Where a postback's CPU goes, stage by stage, is ``bench/postback_cpu.py``'s to show.
 """
 
 from __future__ import annotations

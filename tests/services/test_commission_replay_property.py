@@ -1,9 +1,14 @@
 """Property: replaying every stored event (``ledger rebuild``) gives the live ledger, line for
-line, whatever the events, their arrival order, the batching and the period closes."""
+line, whatever the events, their arrival order, the batching and the period closes.
+
+The rebuild groups events by arrival instant; ingestion may have cut the same arrivals into
+several calls (group-commit batches, chunks of one import file): the second property checks
+that where the calls were cut changes nothing."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
@@ -86,6 +91,69 @@ def test_rebuild_equals_live_over_random_event_sequences(
         stored.setdefault(player_index, []).append(batch[-1])
     if batch:
         world.evaluate(*batch, now=batch_arrival)
+    report = ledger_rebuild.rebuild(engine)
+    assert report.equal, (report.missing, report.extra, report.changed[:5])
+    engine.dispose()
+
+
+RECEIPT_STEP = timedelta(days=10)  # arrivals are stamped on a coarse clock: many share one
+
+
+def _received(arrival: datetime) -> datetime:
+    """The next 10-day mark from 1 January at or after ``arrival``."""
+    start = at(1, hour=0)
+    steps = -((start - arrival) // RECEIPT_STEP)  # ceiling division
+    return start + steps * RECEIPT_STEP
+
+
+def _send(world: World, players: list[str], stored: dict[int, list[str]],
+          event: tuple[int, str, int, int, int, int], received: datetime) -> str:
+    player_index, kind, hours, _delay, cents, pick = event
+    when = at(1, hour=0) + timedelta(hours=hours)
+    amount = f"{cents // 100}.{cents % 100:02d}"
+    earlier = stored.get(player_index, [])
+    reverses = world.txn_of(earlier[pick % len(earlier)]) if kind == "chargeback" \
+        and earlier else None
+    fields: dict[str, Any] = {
+        "received_at": received, "amount": amount, "instrument": "EURUSD.m",
+        "lots": f"0.{cents % 1000:03d}" if kind == "trade" else None,
+        "spread": amount if kind == "trade" else None,
+        "bets": amount if kind == "activity" else None,
+        "wins": f"{(cents * 3 // 2) // 100}.00" if kind == "activity" else None,
+        "reverses": reverses}
+    event_id = world.event(players[player_index], kind, when, **fields)
+    stored.setdefault(player_index, []).append(event_id)
+    return event_id
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(event_strategy, min_size=1, max_size=25),
+       st.lists(st.booleans(), min_size=25, max_size=25))
+def test_rebuild_equals_live_however_ingestion_cut_the_arrivals_into_calls(
+    events: list[tuple[int, str, int, int, int, int]], cuts: list[bool],
+) -> None:
+    """Events arriving at one instant are stored and evaluated in several consecutive calls
+    (a call ends after event ``i`` when ``cuts[i]``); the rebuild replays each instant as one
+    call and must still give the live ledger."""
+    engine, world, players = _world()
+    timeline = sorted(events, key=lambda e: e[2] + e[3])
+    stored: dict[int, list[str]] = {}
+    pending = list(CLOSES)
+    call: list[str] = []
+    moment: datetime | None = None
+    for index, event in enumerate(timeline):
+        received = _received(at(1, hour=0) + timedelta(hours=event[2] + event[3]))
+        if call and (received != moment or cuts[index]):
+            world.evaluate(*call, now=moment)
+            call = []
+        while pending and pending[0][0] < received:
+            closed_at, period_start = pending.pop(0)
+            with engine.begin() as conn:
+                period_close.close(conn, period_start, closed_at)
+        call.append(_send(world, players, stored, event, received))
+        moment = received
+    if call:
+        world.evaluate(*call, now=moment)
     report = ledger_rebuild.rebuild(engine)
     assert report.equal, (report.missing, report.extra, report.changed[:5])
     engine.dispose()

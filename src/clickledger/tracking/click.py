@@ -202,7 +202,8 @@ async def _answer(
 
 
 class ClickTracking:
-    """The click capability of one process: link cache, writer, committer and handler."""
+    """The click capability of one process: link cache, writer, committer and handler, and
+    on SQLite the thread that checkpoints the write-ahead log outside the click batches."""
 
     def __init__(self, runtime: Runtime) -> None:
         settings = runtime.settings
