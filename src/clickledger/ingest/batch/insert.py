@@ -4,9 +4,9 @@ Rows go in as one statement batch per chunk, below the ORM and Core compilers
 (row-by-row Python objects cannot reach the bulk targets): SQLite gets a
 driver ``executemany`` of ``insert … on conflict do nothing``; PostgreSQL gets a
 ``COPY`` into a session temp table followed by ``insert … select … on conflict
-do nothing returning id``.  Values are written in exactly the form SQLAlchemy
-uses for these columns (UUIDs as 32 hex digits on SQLite, UTC times), so Core
-reads them back unchanged.  The caller owns the transaction.
+do nothing``; both count the rows really inserted.  Values are written in
+exactly the form SQLAlchemy uses for these columns (UUIDs as 32 hex digits on
+SQLite, UTC times), so Core reads them back unchanged.  The caller owns the transaction.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from clickledger.store.bulk import constant_literals
 
 COUNTER_DIGITS = 8  # the low 32 bits of each id count rows within one block
 MAX_BLOCK_ROWS = 10**COUNTER_DIGITS
-SQLITE_IN_BATCH = 500
 STAGE_TABLE = "import_stage"
 PLAYER_ID = "_player_id"
 SQLITE_CONFLICT = "ON CONFLICT (integration_id, txn_id) DO NOTHING"
@@ -142,22 +141,6 @@ def chunks(frame: pl.DataFrame, chunk_rows: int) -> Iterator[pl.DataFrame]:
         yield frame.slice(offset, chunk_rows)
 
 
-def insert_chunk(conn: sa.Connection, chunk: pl.DataFrame) -> list[str]:
-    """Insert ``chunk``; returns the (dashed) ids of rows that were new."""
-    if chunk.height == 0:
-        return []
-    if conn.dialect.name == "postgresql":
-        new_hex = _insert_postgres_ids(conn, chunk)
-    else:
-        inserted = _insert_sqlite(conn, chunk)
-        ids: list[str] = chunk["id"].to_list()
-        if inserted == len(ids):
-            new_hex = ids
-        else:
-            new_hex = _sqlite_present(conn, ids) if inserted else []
-    return dashed_ids(pl.Series(new_hex, dtype=pl.String))
-
-
 def insert_new(conn: sa.Connection, chunk: pl.DataFrame) -> int:
     """Insert ``chunk``; returns how many of its rows were new (no ids read back)."""
     if chunk.height == 0:
@@ -202,33 +185,12 @@ def _insert_sqlite(conn: sa.Connection, chunk: pl.DataFrame) -> int:
         cursor.close()
 
 
-def _sqlite_present(conn: sa.Connection, ids: list[str]) -> list[str]:
-    found: list[str] = []
-    cursor = _driver(conn).cursor()
-    try:
-        for offset in range(0, len(ids), SQLITE_IN_BATCH):
-            batch = ids[offset : offset + SQLITE_IN_BATCH]
-            marks = ", ".join("?" for _ in batch)
-            cursor.execute(f"SELECT id FROM player_events WHERE id IN ({marks})", batch)  # noqa: S608
-            found.extend(row[0] for row in cursor.fetchall())
-    finally:
-        cursor.close()
-    return found
-
-
 def _insert_postgres(conn: sa.Connection, chunk: pl.DataFrame) -> int:
     """COPY into a session temp table, then ``insert … select … on conflict do nothing``;
     returns the rows really inserted."""
     with _driver(conn).cursor() as cursor:
         cursor.execute(_staged_insert(cursor, chunk))
         return int(cursor.rowcount)
-
-
-def _insert_postgres_ids(conn: sa.Connection, chunk: pl.DataFrame) -> list[str]:
-    """As ``_insert_postgres``, returning the ids of the rows really inserted."""
-    with _driver(conn).cursor() as cursor:
-        cursor.execute(_staged_insert(cursor, chunk) + " RETURNING id")
-        return [str(row[0]) for row in cursor.fetchall()]
 
 
 def _staged_insert(cursor: Any, chunk: pl.DataFrame) -> str:
