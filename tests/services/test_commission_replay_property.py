@@ -132,7 +132,7 @@ near_thresholds = st.tuples(
                      "activity")),
     st.integers(0, 10 * 24),  # occurred, hours after 1 January
     st.integers(0, 24),  # arrival delay in hours
-    st.sampled_from((150, 500, 1_999, 2_000, 15_000)),  # cents; a trade: 0.150 … 0.999 lots
+    st.sampled_from((150, 500, 1_999, 2_000, 15_000)),  # cents; a trade: 0.15, 0.5, 0.999, 0 lots
     st.integers(0, 3),  # which earlier event a chargeback points at
 )
 
