@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 import sqlalchemy as sa
 from tests.simulation.world import START, SimWorld, advance, build_world
 
@@ -102,16 +101,6 @@ def test_an_approved_adjustment_pays_the_parents_share_once_and_rebuild_still_eq
     assert report.equal, (report.missing, report.extra, report.changed)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "GAP (services/reconciliation_records.affiliate_commissions): an affiliate's figure counts "
-        "only lines with a player of the brand or a reconciliation item; RevShare lines (booked "
-        "per affiliate at close, no player) and the parents' shares of them and of reconciliation "
-        "adjustments are left out, so a statement that agrees with what we pay is flagged and "
-        "proposes paying them again"
-    ),
-)
 def test_an_affiliates_statement_that_agrees_with_what_we_pay_each_affiliate_matches(
     engine: sa.Engine,
 ) -> None:

@@ -20,10 +20,10 @@ lines come from a finance decision, not from events: the rebuild leaves them (an
 paid on them) out of the comparison, and everything else must still be equal.
 
 Each statement is built from our own figures for a closed or the current period (per player:
-the lines paying its own affiliate; per affiliate: the lines of its players and its approved
-adjustments — RevShare lines are not yet in that figure, see
-tests/services/test_reconciliation_sub_affiliates.py), each line moved by a random amount, one
-line sometimes left out and one unknown line sometimes added; the run must flag exactly what
+the lines paying its own affiliate; per affiliate: every commission line it was paid in the
+period — its players' lines, RevShare lines, approved adjustments and the shares paid on
+them), each line moved by a random amount, one line sometimes left out and one unknown line
+sometimes added; the run must flag exactly what
 was changed (``matched`` within the tolerance, ``amount_mismatch`` proposing the difference,
 ``missing_in_operator``, ``missing_in_clickledger`` proposing the operator's figure when the
 affiliate is known).
@@ -300,8 +300,8 @@ class MoneyPath(RuleBasedStateMachine):
 
     def ours(self, per_player: bool, start: datetime, end: datetime) -> dict[str, int]:
         """Our figure per statement key, read straight from the ledger: per player, the lines
-        paying its own affiliate (not the parents' shares); per affiliate, its players' lines
-        and its approved reconciliation adjustments."""
+        paying its own affiliate (not the parents' shares); per affiliate, every commission line
+        it was paid in the period (the world has one brand)."""
         e, p = t.ledger_entries, t.players
         in_period = (e.c.kind.in_(COMMISSION_KINDS), e.c.period_start >= start,
                      e.c.period_start < end)
@@ -312,9 +312,7 @@ class MoneyPath(RuleBasedStateMachine):
             ).group_by(p.c.operator_player_id)
         else:
             query = sa.select(e.c.affiliate_id, sa.func.sum(e.c.amount_minor)).where(
-                *in_period, sa.or_(e.c.player_id.is_not(None),
-                                   e.c.reconciliation_item_id.is_not(None))
-            ).group_by(e.c.affiliate_id)
+                *in_period).group_by(e.c.affiliate_id)  # one brand: every commission line
         with self.world.engine.connect() as conn:
             return {str(key): int(total) for key, total in conn.execute(query)}
 

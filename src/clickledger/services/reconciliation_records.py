@@ -117,27 +117,62 @@ def player_commissions(conn: sa.Connection, brand_id: str, start: datetime | Non
 
 def affiliate_commissions(conn: sa.Connection, brand_id: str, start: datetime | None,
                           end: datetime | None) -> pl.DataFrame:
-    """Commission per affiliate from the brand's players, plus this brand's recon adjustments."""
+    """Commission per affiliate in the brand: lines on its players plus the lines without a
+    player (RevShare at close, reconciliation adjustments, and the parents' shares of both)."""
     le, p = t.ledger_entries.c, t.players.c
     affiliate = _text(le.affiliate_id).label("affiliate_id")
     of_players = sa.select(affiliate, le.amount_minor, le.currency).select_from(
         t.ledger_entries.join(t.players, t.players.c.id == le.player_id)
     ).where(p.brand_id == brand_id, le.kind.in_(COMMISSION_KINDS),
             *_period(le.period_start, start, end))
+    frame = _frame(conn, of_players, {"affiliate_id": pl.String, "amount_minor": pl.Int64,
+                                      "currency": pl.String})
+    frame = pl.concat([frame, _playerless_lines(conn, brand_id, start, end)])
+    frame = frame.with_columns(canonical_ids("affiliate_id")).group_by(
+        "affiliate_id", "currency").agg(pl.col("amount_minor").sum().alias("ours_minor"))
+    return frame.select(pl.col("affiliate_id").alias("key"), "ours_minor", "currency",
+                        "affiliate_id").cast(OURS_SCHEMA)  # type: ignore[arg-type]
+
+
+def _playerless_lines(conn: sa.Connection, brand_id: str, start: datetime | None,
+                      end: datetime | None) -> pl.DataFrame:
+    """Lines without a player that belong to ``brand_id``: a RevShare line by its deal's brand,
+    an adjustment by its reconciliation run's brand, a parent's share (``sub:<parent>:<key>``)
+    by the brand of the line it was paid on."""
+    le, dv, deals = t.ledger_entries.c, t.deal_versions.c, t.deals.c
     items, runs = t.reconciliation_items.c, t.reconciliation_runs.c
-    of_recon = sa.select(affiliate, le.amount_minor, le.currency).select_from(
-        t.ledger_entries.join(t.reconciliation_items,
-                              t.reconciliation_items.c.id == le.reconciliation_item_id)
-        .join(t.reconciliation_runs, t.reconciliation_runs.c.id == items.run_id)
-    ).where(le.player_id.is_(None), runs.brand_id == brand_id,
+    query = sa.select(
+        le.entry_key, _text(le.affiliate_id), le.amount_minor, le.currency, le.deal_type,
+        _text(deals.brand_id), _text(runs.brand_id),
+    ).select_from(
+        t.ledger_entries
+        .outerjoin(t.deal_versions, dv.id == le.deal_version_id)
+        .outerjoin(t.deals, deals.id == dv.deal_id)
+        .outerjoin(t.reconciliation_items, items.id == le.reconciliation_item_id)
+        .outerjoin(t.reconciliation_runs, runs.id == items.run_id)
+    ).where(le.player_id.is_(None), le.kind.in_(COMMISSION_KINDS),
             *_period(le.period_start, start, end))
-    union = sa.union_all(of_players, of_recon).subquery()
-    query = sa.select(union.c.affiliate_id, sa.func.sum(union.c.amount_minor),
-                      union.c.currency, union.c.affiliate_id).group_by(
-        union.c.affiliate_id, union.c.currency)
-    frame = _frame(conn, query, OURS_SCHEMA)
-    return frame.with_columns(canonical_ids("affiliate_id"), canonical_ids("key")).unique(
-        "key", keep="first")
+    rows = conn.execute(query).all()
+    wanted = _canonical_id(brand_id)
+    brand_of_key = {
+        row[0]: _canonical_id(row[6] or row[5]) for row in rows if row[4] != SUB_AFFILIATE
+    }
+    kept = [(row[1], int(row[2]), row[3]) for row in rows
+            if brand_of_key.get(_base_key(row[0]) if row[4] == SUB_AFFILIATE else row[0])
+            == wanted]
+    return pl.DataFrame(kept, schema={"affiliate_id": pl.String, "amount_minor": pl.Int64,
+                                      "currency": pl.String}, orient="row")
+
+
+def _base_key(entry_key: str) -> str:
+    """``sub:<parent>:<key>`` → ``<key>``, the line the share was paid on."""
+    while entry_key.startswith("sub:"):
+        entry_key = entry_key.split(":", 2)[2] if entry_key.count(":") >= 2 else entry_key[4:]
+    return entry_key
+
+
+def _canonical_id(value: object) -> str | None:
+    return None if value is None else str(value).replace("-", "").lower()
 
 
 def resolve_affiliates(conn: sa.Connection, refs: list[str]) -> dict[str, str]:
