@@ -8,7 +8,7 @@ event, ledger entry and click is folded into one row per dimension (``all``,
 affiliate's rows for one dimension.  Clicks themselves are read from the
 tracking writer's ``click_rollups_hourly`` (hour, affiliate, link, offer, sub1,
 country); only the dimensions that table lacks (sub2..sub5, device) are
-counted here, through ``record_click_dimensions``.
+counted here, by the click writer's batch (``tracking/writer.py``) through ``Folder``.
 
 Traffic attributes of an event or commission (link, offer, sub-ids, country,
 device) are those of the click the player was attributed through; a player
@@ -56,17 +56,6 @@ Deltas = tuple[tuple[int, int], ...]  # (position in METRICS, amount)
 DimValues = tuple[tuple[str, str], ...]  # (dimension, value) pairs of a player's traffic
 _AT = {name: index for index, name in enumerate(METRICS)}
 _ZERO_ROW = (0,) * len(METRICS)
-
-
-@dataclass(frozen=True, slots=True)
-class ClickDims:
-    """What ``record_click_dimensions`` needs of one stored click."""
-
-    created_at: datetime
-    affiliate_id: str
-    subs: tuple[str | None, str | None, str | None, str | None, str | None]
-    device: str | None
-    is_unique: bool
 
 
 def deltas_of(metrics: Mapping[str, int]) -> Deltas:
@@ -564,22 +553,6 @@ def record_commission_rollups(conn: sa.Connection, rows: Sequence[Mapping[str, A
 def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), IN_CHUNK):
         yield items[start:start + IN_CHUNK]
-
-
-def record_click_dimensions(conn: sa.Connection, stored: Sequence[ClickDims]) -> int:
-    """Count clicks by sub2..sub5 and device (what ``click_rollups_hourly`` lacks).
-
-    Meant for the click writer's batch transaction, right after its own rollup upsert.
-    """
-    folder = Folder(conn.dialect.name)
-    for click in stored:
-        deltas = ((_AT["clicks"], 1), (_AT["unique_clicks"], int(click.is_unique)))
-        affiliate = folder.affiliate(click.affiliate_id)
-        day = folder.day(utc(click.created_at).date())
-        for index, sub in enumerate(click.subs[1:], start=2):
-            folder.add(affiliate, f"sub{index}", day, sub or "", "", deltas)
-        folder.add(affiliate, "device", day, click.device or "", "", deltas)
-    return folder.write(conn)
 
 
 # --- folding closed hours of click_rollups_hourly ------------------------------
