@@ -93,10 +93,32 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its live descendants (any process the server starts, e.g. a writer)."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (FileNotFoundError, ProcessLookupError):  # a process that just ended
+            continue
+        parents.setdefault(ppid, []).append(int(stat.parent.name))
+    found = [pid]
+    for one in found:  # grows while it is walked: breadth first
+        found += parents.get(one, [])
+    return found
+
+
 def cpu_s(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` so far (all its threads)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds so far of process ``pid`` and its live descendants (all
+    their threads): a server that starts helper processes is counted whole."""
+    ticks = 0
+    for one in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def timed_run(url: str, seconds: int, pid: int) -> dict[str, float]:
@@ -108,10 +130,17 @@ def timed_run(url: str, seconds: int, pid: int) -> dict[str, float]:
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """Resident memory of process ``pid`` and its live descendants, in MB."""
+    total_kb = 0
+    for one in process_tree(pid):
+        try:
+            lines = Path(f"/proc/{one}/status").read_text().splitlines()
+        except FileNotFoundError:
+            continue
+        for line in lines:
+            if line.startswith("VmRSS:"):
+                total_kb += int(line.split()[1])
+    return total_kb / 1024
 
 
 def seed(database_url: str) -> None:

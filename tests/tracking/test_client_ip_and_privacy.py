@@ -30,6 +30,20 @@ def test_forwarded_for_is_read_right_to_left_past_trusted_hops() -> None:
     assert resolver.resolve("10.0.0.2", b"") == "10.0.0.2"
 
 
+def test_a_remembered_forwarded_address_resolves_as_it_did_the_first_time() -> None:
+    """Forwarded entries are remembered (a proxy forwards the same clients again and
+    again): asking twice gives the first answer, invalid and trusted entries included;
+    an entry too long to be an address is never remembered."""
+    resolver = ClientIpResolver(["10.0.0.0/8"])
+    chains = [b"6.6.6.6, 8.8.8.8, 10.1.1.1", b"garbage, 10.2.2.2", b" 8.8.4.4:5555",
+              b"1.1.1.1, " + b"x" * 5000 + b", 10.3.3.3"]
+    first = [resolver.resolve("10.0.0.2", chain) for chain in chains]
+    assert first == ["8.8.8.8", "10.2.2.2", "8.8.4.4", "10.3.3.3"]
+    assert [resolver.resolve("10.0.0.2", chain) for chain in chains] == first
+    assert resolver.resolve("203.0.113.9", b"8.8.8.8") == "203.0.113.9"  # untrusted peer
+    assert all(len(entry) <= 64 for entry in resolver._hops)
+
+
 def test_a_bad_trusted_proxy_setting_is_refused() -> None:
     with pytest.raises(InvalidTrustedProxy):
         ClientIpResolver(["not-an-ip"])

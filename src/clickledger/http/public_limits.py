@@ -47,6 +47,9 @@ if TYPE_CHECKING:
     from clickledger.settings import Settings
 
 CLICK_PREFIX = "/c/"  # = tracking.click.CLICK_PREFIX (that module loads the click machinery)
+# The client address ``ClickLimit`` resolved through trusted proxies, left in the scope for the
+# click handler (= tracking.click.CLIENT_IP_SCOPE_KEY), so X-Forwarded-For is walked once.
+CLIENT_IP_SCOPE_KEY = "clickledger.client_ip"
 _EXEMPT_CACHE_MAX = 4096
 _TOO_MANY_CLICKS = b"too many clicks from this address, retry later\n"
 
@@ -131,11 +134,22 @@ class ExemptAddresses:
             return False
         known = self._known.get(ip)
         if known is None:
-            address = parse_ip(ip)
-            known = address is not None and any(address in n for n in self._networks)
-            if len(self._known) >= _EXEMPT_CACHE_MAX:
-                self._known.clear()
-            self._known[ip] = known
+            known = self.learn(ip)
+        return known
+
+    @property
+    def known(self) -> dict[str, bool]:
+        """The cache itself (address → exempt; cleared, never replaced, when full), for a
+        caller's own look-up: ``known.get(ip)``, and ``learn(ip)`` when it is missing."""
+        return self._known
+
+    def learn(self, ip: str) -> bool:
+        """Whether ``ip`` is exempt, remembered in ``known``."""
+        address = parse_ip(ip)
+        known = address is not None and any(address in n for n in self._networks)
+        if len(self._known) >= _EXEMPT_CACHE_MAX:
+            self._known.clear()
+        self._known[ip] = known
         return known
 
 
@@ -188,7 +202,9 @@ class IngestLimits:
 class ClickLimit:
     """ASGI wrapper in front of the click handler: one bucket per client address.
 
-    The usual path is one bucket update; the exemptions are looked up only on a refusal.
+    The usual path is one cached exemption look-up (a dict hit) and, for an address that
+    is not exempt, one bucket update.  Behind trusted proxies the resolved address is left
+    in the scope (``CLIENT_IP_SCOPE_KEY``) for the handler.
     """
 
     def __init__(
@@ -201,6 +217,7 @@ class ClickLimit:
         self.app = app
         self.buckets = buckets
         self.exempt = exempt
+        self._exempt_known = exempt.known
         self._resolver = ClientIpResolver(trusted_proxies)
         self._behind_proxies = bool(trusted_proxies)
 
@@ -215,10 +232,13 @@ class ClickLimit:
         client = scope.get("client")
         ip: str | None = client[0] if client else None
         if self._behind_proxies:  # X-Forwarded-For is believed only from trusted proxies
-            ip = self._forwarded_client(scope, ip)
+            ip = scope[CLIENT_IP_SCOPE_KEY] = self._forwarded_client(scope, ip)
         if ip is not None:  # no address (a Unix socket): never refused per address
-            wait_s = self.buckets.take(ip)
-            if wait_s is not None and ip not in self.exempt:
+            exempt = self._exempt_known.get(ip)
+            if exempt is None:
+                exempt = self.exempt.learn(ip)
+            wait_s = None if exempt else self.buckets.take(ip)
+            if wait_s is not None:
                 await respond(
                     send,
                     429,

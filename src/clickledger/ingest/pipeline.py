@@ -36,6 +36,7 @@ from clickledger.ids import new_id
 from clickledger.ingest.integrations import IntegrationInfo
 from clickledger.ingest.validate import LOTS_SCALE, ValidEvent
 from clickledger.outbound.enqueue import enqueue_for_events
+from clickledger.services import evaluation_order
 from clickledger.services.conversion import evaluate_events
 from clickledger.services.registration import (
     PlayerBook,
@@ -49,7 +50,7 @@ from clickledger.store import fraud_queue
 from clickledger.store import tables as t
 from clickledger.store.batch_reads import BatchRead, codec
 from clickledger.store.inserts import PreparedInsert
-from clickledger.store.reports import record_event_rollups
+from clickledger.store.reports import deferred_commission_rollups, record_event_rollups
 
 EXCERPT_CHARS = 2000
 PIXEL_KINDS = frozenset({EventKind.REGISTRATION, EventKind.FTD, EventKind.DEPOSIT})
@@ -408,10 +409,14 @@ class Flusher:
         seen = set(event_ids)
         event_ids += [e for e in book.earlier_event_ids(conn) if e not in seen]
         if event_ids:
-            evaluate_events(conn, event_ids, now)
+            evaluation_order.record_events(  # the order ``ledger rebuild`` replays
+                conn, now, arrived=event_ids[:len(made)], also=event_ids[len(made):],
+                bound=book.bound_ids(), lock_for=book.player_ids())
+            with deferred_commission_rollups(conn) as rollups:  # written with the events'
+                evaluate_events(conn, event_ids, now)
             enqueue_for_events(conn, event_ids, now)
             fraud_queue.enqueue(conn, event_ids, now)  # assessed by the fraud worker
-            record_event_rollups(conn, event_ids)  # report rollups, same transaction
+            record_event_rollups(conn, event_ids, rollups)  # report rollups, same transaction
         return stored
 
     @staticmethod

@@ -45,7 +45,7 @@ from clickledger.domain.fx import FxError
 from clickledger.domain.ledger import EntryDraft, EntryKind
 from clickledger.domain.qualification import PlayerFacts, Qualification, Step, evaluate
 from clickledger.ids import new_id
-from clickledger.services import audit
+from clickledger.services import audit, evaluation_order
 from clickledger.services.posting import Context, as_decimal, ensure_periods, post, reversals_for
 from clickledger.store import deals as deal_store
 from clickledger.store import evaluation_reads as reads
@@ -79,6 +79,7 @@ class _Player:
     country: str | None
     events: list[Event] = field(default_factory=list)  # this call's, in arrival order
     order: dict[str, Order] = field(default_factory=dict)  # event id → when it counts
+    _registered_at: datetime | None = None  # ``registered`` read once
 
     def first(self) -> Order:
         """When the player's first event of this call counts."""
@@ -86,7 +87,9 @@ class _Player:
 
     @property
     def registered_at(self) -> datetime | None:
-        return None if self.registered is None else moment(self.registered)
+        if self._registered_at is None and self.registered is not None:
+            self._registered_at = moment(self.registered)
+        return self._registered_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +122,8 @@ class _Batch:
     held: list[dict[str, Any]] = field(default_factory=list)
     ranks: dict[tuple[str, str, str, datetime], int] = field(default_factory=dict)
     rank_periods: set[datetime] = field(default_factory=set)
+    # paid in this call in periods not loaded: ranks that decided nothing (no tier, no cap)
+    unloaded: dict[tuple[str, str, str, datetime], int] = field(default_factory=dict)
     rank_affiliates: set[str] = field(default_factory=set)
     orders: dict[str, Order] = field(default_factory=dict)  # every event of the call
     made: dict[str, Order] = field(default_factory=dict)  # entry key → when this call made it
@@ -180,22 +185,44 @@ def _kinds(batch: _Batch, affiliate_id: str) -> frozenset[DealKind]:
 
 
 def _load_ranks(batch: _Batch, affiliate_ids: set[str], at: datetime) -> None:
-    """Paid conversions so far per (kind, affiliate, deal) in the period of ``at``."""
+    """Paid conversions so far per (kind, affiliate, deal) in the period of ``at``, with
+    those this call counted before it needed them."""
     start = batch.ctx.period(at).start
     for (kind, affiliate_id, deal_id), count in reads.paid_conversions(
             batch.ctx.conn, affiliate_ids, start).items():
         batch.ranks[(kind, affiliate_id, deal_id, start)] = count
+    for key in [key for key in batch.unloaded if key[3] == start]:
+        batch.ranks[key] = batch.ranks.get(key, 0) + batch.unloaded.pop(key)
     batch.rank_periods.add(start)
 
 
-def _rank(batch: _Batch, kind: str, affiliate_id: str, deal_id: str, at: datetime) -> int:
-    """1-based rank of the next paid conversion of ``kind`` in the period of ``at``."""
+def _rank(batch: _Batch, kind: str, affiliate_id: str, deal_id: str, at: datetime,
+          ranked: bool = True) -> int:
+    """1-based rank of the next paid conversion of ``kind`` in the period of ``at``.
+
+    ``ranked=False``: the terms have no tier and no cap, so the rank decides nothing
+    and is not read (0 is returned); the conversion is still counted for a later
+    decision of the call that needs ranks (a version with tiers in force later on).
+    The read counts an affiliate's paid conversions of the period: skipping it keeps
+    flat deals from paying for a count that grows all month.
+    """
     start = batch.ctx.period(at).start
-    if start not in batch.rank_periods:  # counts for the call's affiliates in that period
-        _load_ranks(batch, batch.rank_affiliates, at)
     key = (kind, affiliate_id, deal_id, start)
+    if start not in batch.rank_periods:
+        if not ranked:
+            batch.unloaded[key] = batch.unloaded.get(key, 0) + 1
+            return 0
+        _load_ranks(batch, batch.rank_affiliates, at)  # the call's affiliates in that period
     batch.ranks[key] = batch.ranks.get(key, 0) + 1
     return batch.ranks[key]
+
+
+def _unrank(batch: _Batch, kind: str, affiliate_id: str, deal_id: str, at: datetime) -> None:
+    """Take back the count ``_rank`` just made (the conversion was not paid)."""
+    start = batch.ctx.period(at).start
+    key = (kind, affiliate_id, deal_id, start)
+    counts = batch.ranks if start in batch.rank_periods else batch.unloaded
+    counts[key] -= 1
 
 
 def _conversion(batch: _Batch, player: _Player, kind: str, status: str, reason: str,
@@ -235,12 +262,12 @@ def _evaluate_cpl(batch: _Batch, players: list[_Player],
 
 def _pay_lead(batch: _Batch, order: Order, player: _Player, registered_at: datetime,
               version: DealVersion, terms: CplTerms) -> None:
-    rank = _rank(batch, "cpl", player.affiliate_id, version.deal_id, registered_at)
+    rank = _rank(batch, "cpl", player.affiliate_id, version.deal_id, registered_at,
+                 ranked=terms.cap_per_period is not None)
     outcome = cpl_for_lead(terms, player.country, rank, version.currency)
     registration = next((e.id for e in player.events if e.kind == "registration"), None)
     if not outcome.paid:
-        batch.ranks[("cpl", player.affiliate_id, version.deal_id,
-                     batch.ctx.period(registered_at).start)] -= 1
+        _unrank(batch, "cpl", player.affiliate_id, version.deal_id, registered_at)
     _conversion(batch, player, "cpl", "approved" if outcome.paid else "rejected",
                 outcome.text, version.id, version.deal_id, registered_at, registration, None)
     if outcome.paid:
@@ -397,12 +424,12 @@ def _apply(batch: _Batch, decision: _Decision) -> None:
                     None, None, decision.status)
         return
     version, parsed = _version_at(batch.ctx, player, result.at, rule)
-    rank = _rank(batch, "cpa", player.affiliate_id, version.deal_id, result.at)
+    rank = _rank(batch, "cpa", player.affiliate_id, version.deal_id, result.at,
+                 ranked=bool(parsed.tiers) or parsed.cap_per_period is not None)
     outcome = cpa_for_rank(parsed, rank, version.currency, result.reason)
     last_event = result.source_event_ids[-1] if result.source_event_ids else None
     if not outcome.paid:
-        batch.ranks[("cpa", player.affiliate_id, version.deal_id,
-                     batch.ctx.period(result.at).start)] -= 1
+        _unrank(batch, "cpa", player.affiliate_id, version.deal_id, result.at)
     _conversion(batch, player, "cpa", "approved" if outcome.paid else "rejected", outcome.text,
                 version.id, version.deal_id, result.at, last_event, decision.status)
     if outcome.paid:
@@ -564,6 +591,7 @@ def reject_conversion(conn: sa.Connection, player_id: str, kind: str, reason: st
     With an ``actor`` the rejection is written to the audit log, which is also
     what ``ledger rebuild`` replays.  Returns the keys of the reversal entries.
     """
+    evaluation_order.record_reject(conn, now, player_id=player_id, kind=kind, reason=reason)
     if actor is not None:
         audit.record(conn, actor=actor, action="conversion.reject", entity="conversion",
                      entity_id=f"{player_id}:{kind}", now=now, after={"reason": reason})

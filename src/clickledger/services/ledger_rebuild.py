@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from clickledger.clock import utc
-from clickledger.services import replay
+from clickledger.services import ordered_replay, replay
 from clickledger.store import tables as t
 
 _HEX32 = re.compile(r"[0-9a-f]{32}")
@@ -84,15 +84,23 @@ def compare(live: dict[str, dict[str, Any]], rebuilt: dict[str, dict[str, Any]])
 
 
 def rebuild(live_engine: sa.Engine) -> RebuildReport:
-    """Replay every event into a scratch database and compare with the live ledger."""
+    """Replay every evaluation step into a scratch database, in the order live evaluation
+    took them (``services.ordered_replay``), and compare with the live ledger."""
     scratch = replay.scratch_engine()
     try:
-        with live_engine.connect() as live, scratch.begin() as target:
-            for table in (*replay.PROGRAMME_TABLES, t.players):
+        with _snapshot(live_engine) as live, scratch.begin() as target:
+            for table in replay.PROGRAMME_TABLES:
                 replay.copy_rows(live, target, table)
-            steps = replay.merged(replay.arrivals(live), replay.closes(live),
-                                  replay.rejections(live))
-            replay.run(target, steps)
+            ordered_replay.replay(live, target)
             return compare(engine_lines(live), engine_lines(target))
     finally:
         scratch.dispose()
+
+
+def _snapshot(live_engine: sa.Engine) -> sa.Connection:
+    """A connection that reads one state of the database throughout (PostgreSQL: one
+    repeatable-read transaction, so steps committed meanwhile are not half seen)."""
+    conn = live_engine.connect()
+    if conn.dialect.name == "postgresql":
+        conn = conn.execution_options(isolation_level="REPEATABLE READ")
+    return conn

@@ -32,6 +32,7 @@ from clickledger.domain.ledger import EntryDraft, EntryKind
 from clickledger.domain.money import from_minor
 from clickledger.domain.periods import Period, period_of
 from clickledger.ids import new_id
+from clickledger.services import evaluation_order
 from clickledger.services.errors import ServiceError, invalid
 from clickledger.services.posting import Context, ensure_periods, post
 from clickledger.store import ledger as ledger_store
@@ -67,6 +68,7 @@ class _Bucket:
 
 def close(conn: sa.Connection, period_start: datetime, now: datetime) -> CloseSummary:
     """Close the period starting at ``period_start`` (idempotent once closed)."""
+    evaluation_order.record_close(conn, now, period_start)  # first: no evaluation meanwhile
     ctx = Context(conn)
     period = period_of(utc(period_start), ctx.length)
     stored = conn.execute(sa.select(t.periods).where(t.periods.c.starts_at == period.start)).first()

@@ -3,7 +3,8 @@
 ``run_reconciliation`` reads the statement, loads our records for the brand
 and period, matches them (the rules of ``domain.reconciliation``, applied with polars
 joins by ``services.reconciliation_matching``) and
-stores the run and one item per line in one transaction.  A finance user then
+stores the run and one item per line in one transaction (on SQLite the items
+are staged first by ``store.sqlite_bulk`` and copied in by one statement).  A finance user then
 approves or rejects each proposed adjustment: an approval posts one ledger
 entry of kind ``adjustment`` (key ``recon:<item id>``, so approving twice
 posts once) through the commission engine's posting function, and the item
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = ["StatementKind"]
 MAX_TOLERANCE_MINOR = 10**9
+ITEMS = "items"  # the staged table of item rows (SQLite)
 DEAL_TYPE = "reconciliation"
 
 
@@ -159,7 +161,7 @@ def _with_affiliates(conn: sa.Connection, statement: Statement) -> pl.DataFrame:
 
 def run_reconciliation(engine: sa.Engine, now: datetime, request: StatementRequest,
                        limits: ImportLimits | None = None) -> RunOutcome:
-    """Match the statement and store the run with its items; one transaction."""
+    """Match the statement, then store the run with its items in one transaction."""
     from clickledger.services import (  # noqa: PLC0415 - heavy, loaded on first use
         reconciliation_matching as matching,
     )
@@ -173,27 +175,50 @@ def run_reconciliation(engine: sa.Engine, now: datetime, request: StatementReque
         statement = read_statement(request.data, request.file_name, request.kind, limits)
     except StatementError as exc:
         raise ReconciliationError(exc.code, str(exc), exc.errors) from exc
-    with engine.begin() as conn:
-        brand_id, currency = _brand(conn, request.brand)
-        tolerance_minor = _tolerance_minor(request.tolerance, currency)
-        start = _day(request.period_start, "--from")
-        end = _day(request.period_end, "--to")
-        if start is None and end is None and statement.kind is StatementKind.EVENTS:
-            start, end = _event_period(statement)
-        lines = _with_affiliates(conn, statement)
-        ours = _ours(conn, statement, brand_id, start, end)
+    with engine.connect() as conn:
+        with conn.begin():  # reading and matching
+            brand_id, currency = _brand(conn, request.brand)
+            tolerance_minor = _tolerance_minor(request.tolerance, currency)
+            start = _day(request.period_start, "--from")
+            end = _day(request.period_end, "--to")
+            if start is None and end is None and statement.kind is StatementKind.EVENTS:
+                start, end = _event_period(statement)
+            lines = _with_affiliates(conn, statement)
+            ours = _ours(conn, statement, brand_id, start, end)
         items = matching.match(lines, ours, tolerance_minor,
                                proposes_money=statement.kind is not StatementKind.EVENTS)
         summary = matching.summarize(items)
         summary["period"] = {"from": start.isoformat() if start else None,
                              "to": end.isoformat() if end else None}
         run_id = new_id()
-        conn.execute(t.reconciliation_runs.insert().values(
+        rows = _item_rows(conn, run_id, items, lines)
+        run = t.reconciliation_runs.insert().values(
             id=run_id, brand_id=brand_id, statement_kind=statement.kind.value,
             file_name=request.file_name[:500], status="open", tolerance_minor=tolerance_minor,
-            summary=summary, created_by=request.actor, created_at=now))
-        _store_items(conn, run_id, items, lines)
+            summary=summary, created_by=request.actor, created_at=now)
+        _store(conn, run, rows)
     return RunOutcome(run_id=run_id, summary=summary, items=items)
+
+
+def _store(conn: sa.Connection, run: sa.Insert, rows: pl.DataFrame) -> None:
+    """The run and its items in one transaction (outside which the stage is attached on
+    SQLite: ``store.sqlite_bulk``; PostgreSQL gets ``COPY``)."""
+    from clickledger.store.bulk import constant_literals  # noqa: PLC0415 - polars
+    from clickledger.store.sqlite_bulk import (  # noqa: PLC0415 - polars, ADBC
+        insert_from_stage,
+        staged,
+    )
+
+    if conn.dialect.name != "sqlite":
+        with conn.begin():
+            conn.execute(run)
+            insert_frame(conn, t.reconciliation_items, rows)
+        return
+    literals = constant_literals(rows)
+    with staged(conn, {ITEMS: rows.drop(list(literals))}) as stage, conn.begin():
+        conn.execute(run)
+        insert_from_stage(conn, stage, ITEMS, t.reconciliation_items.name, rows.columns,
+                          literals)
 
 
 def _hex(column: str) -> pl.Expr:
@@ -202,8 +227,9 @@ def _hex(column: str) -> pl.Expr:
     return pl.col(column).str.replace_all("-", "")
 
 
-def _store_items(conn: sa.Connection, run_id: str, items: pl.DataFrame,
-                 lines: pl.DataFrame) -> None:
+def _item_rows(conn: sa.Connection, run_id: str, items: pl.DataFrame,
+               lines: pl.DataFrame) -> pl.DataFrame:
+    """One ``reconciliation_items`` row per matched item, in database form."""
     import polars as pl  # noqa: PLC0415 - heavy, loaded on first use
 
     from clickledger.ingest.batch.insert import new_ids  # noqa: PLC0415 - id helper only
@@ -217,7 +243,7 @@ def _store_items(conn: sa.Connection, run_id: str, items: pl.DataFrame,
     else:
         frame = items.with_columns(pl.lit(None, pl.String).alias("details"))
     postgres = conn.dialect.name == "postgresql"
-    frame = frame.with_columns(new_ids(frame.height).alias("id")).select(
+    return frame.with_columns(new_ids(frame.height).alias("id")).select(
         pl.col("id"), pl.lit(run_id if postgres else run_id.replace("-", "")).alias("run_id"),
         pl.col("line").alias("line_no"), pl.col("key").str.slice(0, 300).alias("match_key"),
         pl.col("flag"), (pl.col("affiliate_id") if postgres else _hex("affiliate_id")),
@@ -226,7 +252,6 @@ def _store_items(conn: sa.Connection, run_id: str, items: pl.DataFrame,
         pl.col("theirs_currency"), pl.col("proposed_adjustment_minor"),
         pl.lit("none").alias("decision"), pl.col("details"),
     )
-    insert_frame(conn, t.reconciliation_items, frame)
 
 
 # --- reading ------------------------------------------------------------------

@@ -33,7 +33,7 @@ from clickledger.domain.attribution import (
     becomes_ftd,
 )
 from clickledger.ids import new_id
-from clickledger.services import audit
+from clickledger.services import audit, evaluation_order
 from clickledger.services.conversion import evaluate_events
 from clickledger.store import fraud_queue
 from clickledger.store import tables as t
@@ -268,6 +268,15 @@ class PlayerBook:
         if conn.execute(_SET_FTD, params).rowcount != len(params):
             raise RaceLost("a player's FTD was set concurrently")
 
+    def player_ids(self) -> list[str]:
+        """Every player of the batch (what its evaluation locks: ``evaluation_order``)."""
+        return [s.id for s in self.players.values()]
+
+    def bound_ids(self) -> list[str]:
+        """Players a registration of this batch bound (``ledger rebuild`` binds them there)."""
+        return [s.id for s in self.players.values()
+                if s.registered_at is not None and (s.registered_now or s.is_new)]
+
     def earlier_event_ids(self, conn: sa.Connection) -> list[str]:
         """Stored events of players registered in this batch (they now have an affiliate)."""
         ids = [s.id for s in self.players.values() if s.registered_now and not s.kept_binding]
@@ -311,8 +320,11 @@ def remap_player(
     conn.execute(t.players.update().where(t.players.c.id == player_id).values(
         affiliate_id=affiliate_id, attribution=method, updated_at=now))
     after = {"affiliate_id": affiliate_id, "attribution": method, "reason": reason}
-    audit.record(conn, actor=actor, action="player.remap", entity="player", entity_id=player_id,
-                 now=now, before=before, after=after)
+    audit_id = audit.record(conn, actor=actor, action="player.remap", entity="player",
+                            entity_id=player_id, now=now, before=before, after=after)
+    evaluation_order.record_remap(  # after the player's row: see ``evaluation_order``
+        conn, now, player_id=player_id, before=old_affiliate, after=affiliate_id,
+        audit_id=audit_id)
     move_player_rollups(conn, player_id, old_affiliate, valid_uuid(affiliate_id))
     event_ids = [str(e) for e in conn.execute(
         sa.select(t.player_events.c.id).where(t.player_events.c.player_id == player_id)

@@ -9,12 +9,16 @@ registration arrive with the registration: ingestion only evaluated them then,
 when the player got its affiliate.  Live evaluation and replay run the same
 code, and ``conversion.evaluate_events`` pays the same whichever way the
 arrivals are grouped into calls, so they produce the same lines.
+
+``simulate`` replays this way.  ``ledger rebuild`` replays the steps live
+evaluation recorded, in the order it took them (``services.ordered_replay``),
+and uses ``arrivals`` only for rows stored before steps were recorded.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -62,7 +66,7 @@ def copy_rows(source: sa.Connection, target: sa.Connection, table: sa.Table,
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One moment of history: an arrival of events, a period close or a rejection."""
+    """One moment of history: an arrival of events, a period close, a rejection or a remap."""
 
     at: datetime
     order: int  # arrivals before a close at the same instant: the close counted them
@@ -72,10 +76,19 @@ class Step:
     player_id: str = ""
     conversion_kind: str = ""
     reason: str = ""
+    seq: int = 0  # a recorded step's number (``evaluation_order``); 0: not recorded
+    event_ids: tuple[str, ...] = ()  # recorded events step: the events that arrived
+    also: tuple[str, ...] = ()  # … earlier events evaluated with them
+    bound: tuple[str, ...] = ()  # … players a registration bound
+    affiliate_id: str | None = None  # remap: the new affiliate (None: organic)
+    affiliate_before: str | None = None  # remap: the affiliate before it
+    audit_id: str = ""  # recorded remap: its audit row
 
 
-def arrivals(source: sa.Connection, where: Any = None) -> Iterator[Step]:
-    """Stored events grouped by their arrival instant, in arrival order.
+def arrivals(source: sa.Connection, where: Any = None,
+             skip: Collection[str] = ()) -> Iterator[Step]:
+    """Stored events grouped by their arrival instant, in arrival order (``skip``: ids of
+    events to leave out, those a recorded step replays).
 
     An event of a player whose first registration arrived later is held back
     and arrives with that registration.
@@ -84,11 +97,13 @@ def arrivals(source: sa.Connection, where: Any = None) -> Iterator[Step]:
     query = sa.select(e).order_by(e.c.received_at, e.c.id)
     if where is not None:
         query = query.where(where)
-    registered = _first_registrations(source, where)
+    registered = _first_registrations(source, where, skip)
     waiting: dict[str, list[dict[str, Any]]] = defaultdict(list)
     current: list[dict[str, Any]] = []
     moment: datetime | None = None
     for row in source.execute(query).mappings():
+        if skip and str(row["id"]) in skip:
+            continue
         received = utc(row["received_at"])
         if moment is not None and received != moment and current:
             yield Step(moment, 0, "events", tuple(current))
@@ -108,9 +123,9 @@ def arrivals(source: sa.Connection, where: Any = None) -> Iterator[Step]:
         yield Step(moment, 0, "events", tuple(current))
 
 
-def _first_registrations(source: sa.Connection, where: Any = None) -> dict[str, tuple[datetime,
-                                                                                      str]]:
-    """(received_at, id) of each player's first registration event."""
+def _first_registrations(source: sa.Connection, where: Any = None,
+                         skip: Collection[str] = ()) -> dict[str, tuple[datetime, str]]:
+    """(received_at, id) of each player's first registration event (of those not skipped)."""
     e = t.player_events
     query = (sa.select(e.c.player_id, e.c.received_at, e.c.id)
              .where(e.c.kind == "registration").order_by(e.c.received_at, e.c.id))
@@ -118,6 +133,8 @@ def _first_registrations(source: sa.Connection, where: Any = None) -> dict[str, 
         query = query.where(where)
     found: dict[str, tuple[datetime, str]] = {}
     for player_id, received_at, event_id in source.execute(query):
+        if skip and str(event_id) in skip:
+            continue
         found.setdefault(str(player_id), (utc(received_at), str(event_id)))
     return found
 

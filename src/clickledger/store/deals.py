@@ -14,6 +14,7 @@ from clickledger.clock import utc
 from clickledger.domain.deals.base import Assignment, DealKind, DealVersion, effective_terms
 from clickledger.domain.deals.registry import ParsedTerms, parse_terms
 from clickledger.store import tables as t
+from clickledger.store.batch_reads import driver_execute
 
 IN_CHUNK = 500
 _PARSED: dict[tuple[str, str], ParsedTerms] = {}  # (version id, assignment id) -> terms
@@ -102,11 +103,22 @@ def _stamp_query() -> sa.Select[Any]:
 
 
 _STAMP = _stamp_query()
+_STAMP_SQL: dict[str, str] = {}  # dialect name → the stamp query's SQL, rendered once
+
+
+def _stamp_sql(dialect: sa.Dialect) -> str:
+    """``_STAMP`` as driver SQL (no parameters), run below Core (``driver_execute``)."""
+    sql = _STAMP_SQL.get(dialect.name)
+    if sql is None:
+        sql = _STAMP_SQL[dialect.name] = str(_STAMP.compile(
+            dialect=dialect, compile_kwargs={"literal_binds": True}))
+    return sql
 
 
 def catalogue(conn: sa.Connection) -> Catalogue:
     """The catalogue for ``conn``'s database as this transaction sees it (one query)."""
-    stamp = tuple(str(value) for value in conn.execute(_STAMP).one())
+    (row,) = driver_execute(conn, _stamp_sql(conn.dialect), ()).fetchall()
+    stamp = tuple(str(value) for value in row)
     key = (id(conn.engine), str(conn.engine.url))
     found = _CATALOGUES.get(key)
     if found is None or found.stamp != stamp or len(found.assignments) > _CATALOGUE_AFFILIATES:

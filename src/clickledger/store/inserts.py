@@ -19,10 +19,13 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+
+from clickledger.store.batch_reads import driver_execute
 
 Processor = Callable[[Any], Any]
 # (table, the statement's ``excluded`` row) → ``set_`` of ``on conflict … do update``
@@ -34,9 +37,8 @@ class _Compiled:
     """The statement for one dialect: driver SQL and what each value goes through."""
 
     sql: str
-    # (position in ``columns``, processor, what it makes of None: worked out once)
-    processors: tuple[tuple[int, Processor, Any], ...]
-    order: tuple[int, ...] | None  # positions of ``columns`` in the SQL, if not the same
+    # a row's values (``columns`` order) → the driver's tuple; None: the row as it is
+    prepare: Callable[[Sequence[Any]], tuple[Any, ...]] | None
 
 
 class PreparedInsert:
@@ -66,10 +68,10 @@ class PreparedInsert:
             return 0
         dialect = conn.dialect
         compiled = self._compiled.get((dialect.name, dialect.driver)) or self._compile(dialect)
-        processors, order = compiled.processors, compiled.order
-        if processors or order is not None:
-            rows = [_prepare_row(row, processors, order) for row in rows]
-        return int(conn.exec_driver_sql(compiled.sql, rows).rowcount)
+        prepare = compiled.prepare
+        if prepare is not None:
+            rows = [prepare(row) for row in rows]
+        return int(driver_execute(conn, compiled.sql, rows, many=True).rowcount)
 
     def _compile(self, dialect: sa.Dialect) -> _Compiled:
         with self._lock:
@@ -82,16 +84,27 @@ class PreparedInsert:
             return found
 
 
-def _prepare_row(
-    row: Sequence[Any],
+def _row_preparer(
+    width: int,
     processors: tuple[tuple[int, Processor, Any], ...],
-    order: tuple[int, ...] | None,
-) -> tuple[Any, ...]:
-    values = list(row)
-    for index, process, none_value in processors:  # None too: JSON's is the text ``null``
-        value = values[index]
-        values[index] = none_value if value is None else process(value)
-    return tuple(values) if order is None else tuple(values[i] for i in order)
+    order: tuple[int, ...],
+    dashless: set[int],
+) -> Callable[[Sequence[Any]], tuple[Any, ...]] | None:
+    """One function turning a row into the driver's tuple: each value through its column's
+    processor (None too: JSON's is the text ``null``; a text UUID's, dropping its dashes, is
+    written inline), in the SQL's order.  Its source is generated from positions only (no
+    value is ever formatted into it), so a row costs one call, not a loop over its columns."""
+    if not processors and not dashless and order == tuple(range(width)):
+        return None
+    scope: dict[str, Any] = {}
+    processed = {i: f"(None if r[{i}] is None else r[{i}].replace('-', ''))" for i in dashless}
+    for index, process, none_value in processors:
+        scope[f"p{index}"], scope[f"n{index}"] = process, none_value
+        processed[index] = f"(n{index} if r[{index}] is None else p{index}(r[{index}]))"
+    values = ", ".join(processed.get(i, f"r[{i}]") for i in order)
+    exec(f"def prepare(r):\n    return ({values},)\n", scope)  # noqa: S102 - positions only
+    prepare: Callable[[Sequence[Any]], tuple[Any, ...]] = scope["prepare"]
+    return prepare
 
 
 def _positional(dialect: sa.Dialect) -> sa.Dialect:
@@ -123,12 +136,26 @@ def _compile(
         raise RuntimeError(f"unexpected parameters for {table.name}: {positions}")
     order = tuple(columns.index(name) for name in positions)
     processors = []
+    dashless = set()
     for index, name in enumerate(columns):
         process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-        if process is not None:
+        if process is None:
+            continue
+        if _drops_dashes(table.c[name].type, process):
+            dashless.add(index)
+        else:
             processors.append((index, _faster(process), process(None)))
-    same = order == tuple(range(len(order)))
-    return _Compiled(compiled.string, tuple(processors), None if same else order)
+    return _Compiled(compiled.string,
+                     _row_preparer(len(columns), tuple(processors), order, dashless))
+
+
+_SAMPLE_ID = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+
+
+def _drops_dashes(column_type: Any, process: Processor) -> bool:
+    """Whether ``process`` is a text UUID's (stored as 32 hex digits): done inline instead."""
+    return (isinstance(column_type, sa.Uuid) and not column_type.as_uuid
+            and process(_SAMPLE_ID) == _SAMPLE_ID.replace("-", "") and process(None) is None)
 
 
 _PREPARED: dict[tuple[str, tuple[str, ...], tuple[str, ...]], PreparedInsert] = {}
@@ -149,7 +176,11 @@ def insert_ignoring(
     prepared = _PREPARED.get(key)
     if prepared is None or prepared.table is not table:
         prepared = _PREPARED[key] = PreparedInsert(table, columns, index_elements)
-    return prepared.run(conn, [tuple(row.get(name) for name in columns) for row in rows])
+    width = len(columns)
+    values = itemgetter(*columns) if width > 1 else None
+    return prepared.run(conn, [
+        values(row) if values is not None and len(row) == width  # every column: one call
+        else tuple([row.get(name) for name in columns]) for row in rows])
 
 
 # --- a cheaper SQLite datetime formatting ----------------------------------

@@ -27,7 +27,8 @@ the deposit sum on its own day (``_EventFold``).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -37,6 +38,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from clickledger.clock import utc
 from clickledger.store import tables as t
+from clickledger.store.batch_reads import driver_execute
 
 DIMENSIONS = ("all", "hour", "brand", "offer", "link", "sub1", "sub2", "sub3", "sub4", "sub5",
               "country", "device")
@@ -71,7 +73,9 @@ class Folder:
     conversions; ``affiliate``, ``day`` and ``moment`` convert values from Core.
     Deltas are grouped by (affiliate, day, currency), then by (dimension, value):
     a player's ``DimValues`` pairs are used as keys as they are; the same deltas go to
-    the staff slots, grouped by (day, currency).
+    the staff slots, grouped by (day, currency).  ``add_traffic`` first sums deltas per
+    (affiliate, day, currency, hour, traffic) — a batch's events share a few of those —
+    and spreads each sum over its dimensions once, when written.
     """
 
     def __init__(self, dialect_name: str) -> None:
@@ -79,6 +83,9 @@ class Folder:
         self.sqlite = dialect_name == "sqlite"
         self.groups: dict[tuple[str, Any, str], dict[tuple[str, str], list[int]]] = {}
         self.staff: dict[tuple[Any, str], dict[tuple[str, str], list[int]]] = {}
+        self._traffic: dict[tuple[str, Any, str, str, DimValues | None], list[int]] = {}
+        self.commission: list[Mapping[str, Any]] = []  # ledger rows folded when written
+        self.traffic_of: dict[str, DimValues] = {}  # canonical player id → its traffic
         self._affiliates: dict[Any, str] = {}
         self._moments: dict[tuple[date, int], tuple[Any, str]] = {}
         self._hours: dict[str, tuple[str, str]] = {}
@@ -133,21 +140,37 @@ class Folder:
         """Fold ``deltas`` into ``all``, ``hour`` and every pair of ``dims`` (values already
         cut to ``VALUE_MAX_CHARS``)."""
         day, hour = self.moment(at)
-        hour_pair = self._hours.get(hour)
-        if hour_pair is None:
-            hour_pair = self._hours[hour] = ("hour", hour)
-        pairs = (_ALL, hour_pair, *(dims or ()))
-        for group in self._groups(affiliate, day, currency):
-            for pair in pairs:
-                slot = group.get(pair)
-                if slot is None:
-                    slot = group[pair] = list(_ZERO_ROW)
-                for index, amount in deltas:
-                    slot[index] += amount
+        key = (affiliate, day, currency, hour, dims)
+        slot = self._traffic.get(key)
+        if slot is None:
+            slot = self._traffic[key] = list(_ZERO_ROW)
+        for index, amount in deltas:
+            slot[index] += amount
+
+    def _spread(self) -> None:
+        """Fold the sums of ``add_traffic`` into ``all``, ``hour`` and each traffic pair."""
+        traffic, self._traffic = self._traffic, {}
+        for (affiliate, day, currency, hour, dims), sums in traffic.items():
+            hour_pair = self._hours.get(hour)
+            if hour_pair is None:
+                hour_pair = self._hours[hour] = ("hour", hour)
+            deltas = [(index, amount) for index, amount in enumerate(sums) if amount]
+            pairs = (_ALL, hour_pair, *(dims or ()))
+            for group in self._groups(affiliate, day, currency):
+                for pair in pairs:
+                    slot = group.get(pair)
+                    if slot is None:
+                        slot = group[pair] = list(_ZERO_ROW)
+                    for index, amount in deltas:
+                        slot[index] += amount
 
     def write(self, conn: sa.Connection) -> int:
         """Upsert every folded row (adding to existing counts), and the same deltas summed
         over affiliates into ``report_rollups_staff``; returns the affiliate rows written."""
+        if self.commission:
+            _fold_commission(conn, self, self.commission)
+            self.commission = []
+        self._spread()
         rows = [((affiliate, dim, day, value, currency), metrics)
                 for (affiliate, day, currency), group in self.groups.items()
                 for (dim, value), metrics in group.items()]
@@ -173,8 +196,8 @@ class Folder:
         start = 0
         for size in _statement_sizes(len(rows)):
             end = start + size * width
-            conn.exec_driver_sql(_upsert_sql(self.dialect_name, table, size),
-                                 tuple(flat[start:end]))
+            driver_execute(conn, _upsert_sql(self.dialect_name, table, size),
+                           tuple(flat[start:end]))
             start = end
         return len(rows)
 
@@ -448,7 +471,8 @@ class _EventFold:
                            dims, currency, deltas)
 
 
-def record_event_rollups(conn: sa.Connection, event_ids: Sequence[str]) -> int:
+def record_event_rollups(conn: sa.Connection, event_ids: Sequence[str],
+                         folder: Folder | None = None) -> int:
     """Fold stored events of attributed players into the rollups (same transaction as them).
 
     Call it once per event after the player is attributed: ingestion passes the
@@ -456,11 +480,29 @@ def record_event_rollups(conn: sa.Connection, event_ids: Sequence[str]) -> int:
     were skipped while the player had no affiliate).  Returns rows upserted.
     One read (events joined to players and clicks), a look-up only when the batch
     holds a chargeback or reversal naming a deposit (or a deposit already reversed),
-    and a few multi-row upserts.
+    and a few multi-row upserts.  ``folder``: deltas already folded in the same
+    transaction (``deferred_commission_rollups``), written with the events'.
     """
-    folder = Folder(conn.dialect.name)
+    folder = folder if folder is not None else Folder(conn.dialect.name)
     fold_events(conn, folder, event_ids)
     return folder.write(conn)
+
+
+_DEFERRED = "clickledger.reports.deferred_folder"  # ``conn.info`` key while deferring
+
+
+@contextmanager
+def deferred_commission_rollups(conn: sa.Connection) -> Iterator[Folder]:
+    """Within the block, ``record_commission_rollups`` folds into the folder yielded
+    instead of writing; the caller writes it (``record_event_rollups(…, folder)``) in
+    the same transaction: a batch's events and commission are added to their rollup
+    rows (mostly the same rows) in one upsert instead of one per posting."""
+    folder = Folder(conn.dialect.name)
+    conn.info[_DEFERRED] = folder
+    try:
+        yield folder
+    finally:
+        conn.info.pop(_DEFERRED, None)
 
 
 def fold_events(conn: sa.Connection, folder: Folder, event_ids: Sequence[str]) -> None:
@@ -470,8 +512,12 @@ def fold_events(conn: sa.Connection, folder: Folder, event_ids: Sequence[str]) -
     if not ids:
         return
     name = conn.dialect.name
-    rows = conn.exec_driver_sql(_EVENT_SQL + _IN_IDS[name], (_ids_param(name, ids),)).fetchall()
-    _EventFold(conn, folder).fold(rows)
+    rows = driver_execute(conn, _EVENT_SQL + _IN_IDS[name], (_ids_param(name, ids),)).fetchall()
+    fold = _EventFold(conn, folder)
+    fold.fold(rows)
+    if folder.commission:  # the batch's commission reuses its players' traffic
+        folder.traffic_of.update(
+            (fold.reader.id_text(player_id), dims) for player_id, dims in fold.dims.items())
 
 
 def move_player_rollups(conn: sa.Connection, player_id: str, from_affiliate: str | None,
@@ -501,8 +547,8 @@ def _player_traffic(conn: sa.Connection, player_ids: set[str]) -> dict[str, DimV
         return {}
     dialect = conn.dialect
     reader = _Reader(dialect)
-    rows = conn.exec_driver_sql(_PLAYER_SQL + _IN_IDS[dialect.name],
-                                (_ids_param(dialect.name, sorted(player_ids)),))
+    rows = driver_execute(conn, _PLAYER_SQL + _IN_IDS[dialect.name],
+                          (_ids_param(dialect.name, sorted(player_ids)),)).fetchall()
     return {reader.id_text(row[0]): _dims(reader, row[1:]) for row in rows}
 
 
@@ -525,7 +571,8 @@ def record_commission_rollups(conn: sa.Connection, rows: Sequence[Mapping[str, A
     now in the ledger (the ones this call inserted) are counted, so re-posting
     the same drafts adds nothing.  ``inserted`` is how many of ``rows`` that insert
     added when the driver counts exactly: all of them or none needs no look-up.
-    Payout entries are not commission and are skipped.
+    Payout entries are not commission and are skipped.  Returns the rollup rows
+    written, or within ``deferred_commission_rollups`` the entries folded.
     """
     wanted = [r for r in rows if r.get("kind") != "payout"]
     if not wanted or inserted == 0:
@@ -540,14 +587,27 @@ def record_commission_rollups(conn: sa.Connection, rows: Sequence[Mapping[str, A
                 sa.select(t.ledger_entries.c.id).where(t.ledger_entries.c.id.in_(chunk)))
                 .scalars())
         fresh = [r for r in wanted if str(r["id"]) in found]
-    traffic = _player_traffic(conn, {str(r["player_id"]) for r in fresh if r.get("player_id")})
+    deferred: Folder | None = conn.info.get(_DEFERRED)
+    if deferred is not None:
+        deferred.commission.extend(fresh)  # folded when the folder is written
+        return len(fresh)
     folder = Folder(conn.dialect.name)
-    for entry in fresh:
+    folder.commission.extend(fresh)
+    return folder.write(conn)
+
+
+def _fold_commission(conn: sa.Connection, folder: Folder,
+                     entries: Sequence[Mapping[str, Any]]) -> None:
+    """Fold ledger rows under their player's traffic (``folder.traffic_of``, else read)."""
+    known = folder.traffic_of
+    traffic = _player_traffic(conn, {str(r["player_id"]) for r in entries
+                                     if r.get("player_id") and str(r["player_id"]) not in known})
+    traffic.update(known)
+    for entry in entries:
         player = entry.get("player_id")
         folder.add_traffic(folder.affiliate(str(entry["affiliate_id"])), entry["created_at"],
                            traffic.get(str(player)) if player else None,
                            str(entry["currency"]), _commission_deltas(entry))
-    return folder.write(conn)
 
 
 def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:

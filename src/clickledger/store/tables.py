@@ -298,10 +298,45 @@ deal_assignments = sa.Table(
     _created(),
 )
 
+# The deal catalogue's change counter (``store.deals.catalogue``): one row (id 1), bumped by
+# triggers on every insert, update or delete of the tables the catalogue is built from, so
+# every process (the admin API's included) sees a change by reading one integer.  It starts
+# at a random value: a database created afresh never matches a catalogue cached for an
+# earlier one at the same address.  The same statements are in migration 0006 (keep both
+# identical).
+catalogue_version = sa.Table(
+    "catalogue_version", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+)
+CATALOGUE_TABLES = ("affiliates", "deals", "deal_versions", "deal_assignments")
+CATALOGUE_BUMP = "UPDATE catalogue_version SET version = version + 1 WHERE id = 1"
+CATALOGUE_START = {
+    "sqlite": "INSERT INTO catalogue_version (id, version)"
+              " VALUES (1, abs(random() % 1000000000000000))",
+    "postgresql": "INSERT INTO catalogue_version (id, version)"
+                  " VALUES (1, floor(random() * 1000000000000000)::bigint)",
+}
+
+
+def catalogue_triggers(dialect: str) -> list[str]:
+    """The statements creating the counter's triggers on ``dialect`` (SQLite: one per table
+    and operation, per row; PostgreSQL: one function and one trigger per table, per
+    statement, TRUNCATE included)."""
+    if dialect == "sqlite":
+        return [f"CREATE TRIGGER catalogue_version_{table}_{op.lower()} AFTER {op} ON {table}"
+                f" BEGIN {CATALOGUE_BUMP}; END"
+                for table in CATALOGUE_TABLES for op in ("INSERT", "UPDATE", "DELETE")]
+    return ["CREATE OR REPLACE FUNCTION catalogue_version_bump() RETURNS trigger"
+            f" LANGUAGE plpgsql AS $$ BEGIN {CATALOGUE_BUMP}; RETURN NULL; END $$",
+            *(f"CREATE TRIGGER catalogue_version_{table} AFTER INSERT OR UPDATE OR DELETE"
+              f" OR TRUNCATE ON {table} FOR EACH STATEMENT"
+              " EXECUTE FUNCTION catalogue_version_bump()" for table in CATALOGUE_TABLES)]
+
 conversions = sa.Table(
     "conversions", metadata, _id(),
     _fk("player_id", "players.id", nullable=False),
-    _fk("affiliate_id", "affiliates.id", nullable=False),
+    _fk("affiliate_id", "affiliates.id", nullable=False, index=False),
     _fk("deal_version_id", "deal_versions.id", index=False),
     sa.Column("kind", sa.String(20), nullable=False),  # cpa | cpl | ...
     sa.Column("status", sa.String(20), nullable=False),
@@ -312,6 +347,21 @@ conversions = sa.Table(
     sa.Column("qualified_at", Time),
     _created(), _updated(),
     sa.UniqueConstraint("player_id", "kind"),
+    # caps and tiers count an affiliate's paid conversions in one period on every evaluation
+    sa.Index("ix_conversions_affiliate_period", "affiliate_id", "period_start"),
+)
+
+# The steps live evaluation took, in the order it took them (``services.evaluation_order``):
+# ``ledger rebuild`` replays them in ``seq`` order.  ``detail`` (plain JSON: written once per
+# step, read only by the rebuild): events {arrived, also, bound}; remap {player_id, before,
+# after, audit_id}; reject {player_id, kind, reason}; close {period_start}.
+evaluation_steps = sa.Table(
+    "evaluation_steps", metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
+              autoincrement=True),  # SQLite: the rowid
+    sa.Column("kind", sa.String(10), nullable=False),  # events | remap | reject | close
+    sa.Column("at", Time, nullable=False),
+    sa.Column("detail", sa.JSON(), nullable=False),
 )
 
 periods = sa.Table(
@@ -561,6 +611,19 @@ for _statement in AUDIT_LOG_GUARD_POSTGRESQL:
     sa.event.listen(audit_log, "after_create", _ddl(_statement, "postgresql"))
 sa.event.listen(audit_log, "after_drop",
                 _ddl("DROP FUNCTION IF EXISTS audit_log_append_only()", "postgresql"))
+
+for _table in CATALOGUE_TABLES:  # created after the tables its triggers are on
+    catalogue_version.add_is_dependent_on(metadata.tables[_table])
+for _dialect, _statement in CATALOGUE_START.items():
+    sa.event.listen(catalogue_version, "after_create", _ddl(_statement, _dialect))
+    for _trigger in catalogue_triggers(_dialect):
+        sa.event.listen(catalogue_version, "after_create", _ddl(_trigger, _dialect))
+sa.event.listen(catalogue_version, "after_drop", _ddl(
+    "DROP FUNCTION IF EXISTS catalogue_version_bump() CASCADE", "postgresql"))
+for _table in CATALOGUE_TABLES:
+    for _op in ("insert", "update", "delete"):
+        sa.event.listen(catalogue_version, "after_drop", _ddl(
+            f"DROP TRIGGER IF EXISTS catalogue_version_{_table}_{_op}", "sqlite"))
 
 # --- fraud ------------------------------------------------------------------
 

@@ -52,6 +52,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CLICK_PREFIX = "/c/"
+# Left in the scope by the click limit (http/public_limits.py) when it has resolved the client
+# address through trusted proxies already: X-Forwarded-For is walked once per click.
+CLIENT_IP_SCOPE_KEY = "clickledger.client_ip"
+_UNRESOLVED = object()
 VISITOR_COOKIE = "cl_vid"
 SECONDS_PER_DAY = 86_400
 _VISITOR_RE = re.compile(rb"(?:^|[;\s])cl_vid=([0-9a-f-]{36})(?:;|\s|$)")
@@ -135,14 +139,17 @@ class ClickHandler:
             return
         visitor = _visitor_from(cookie) or click_id or new_id()  # a new visitor: its first click
         if method == "GET":
-            client = scope.get("client")
+            ip = scope.get(CLIENT_IP_SCOPE_KEY, _UNRESOLVED)
+            if ip is _UNRESOLVED:
+                client = scope.get("client")
+                ip = self._resolver.resolve(client[0] if client else None, forwarded)
             click = PendingClick(  # positional: the fields in their order, for speed
                 click_id,
                 self._clock.now(),
                 target,
                 subs,
                 query.extra,
-                self._resolver.resolve(client[0] if client else None, forwarded),
+                ip,
                 header_text(user_agent, USER_AGENT_MAX_CHARS) if user_agent else "",
                 header_text(referrer, REFERRER_MAX_CHARS) if referrer else None,
                 header_text(accept_language, ACCEPT_LANGUAGE_MAX_CHARS)

@@ -17,6 +17,9 @@ IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 MAX_FORWARDED_HOPS = 32
 _PEER_CACHE_MAX = 4096
+_HOP_CACHE_MAX = 16_384  # forwarded entries remembered, each at most _HOP_CACHED_CHARS long
+_HOP_CACHED_CHARS = 64  # an IPv6 address with brackets, port and zone fits; longer: not kept
+_INVALID = ("", False)
 
 
 class InvalidTrustedProxy(ValueError):
@@ -54,6 +57,8 @@ class ClientIpResolver:
     def __init__(self, trusted_proxies: Iterable[str]) -> None:
         self._networks = parse_networks(trusted_proxies)
         self._peer_trusted: dict[str, bool] = {}
+        # forwarded entry as sent → (address as text, trusted), or _INVALID
+        self._hops: dict[str, tuple[str, bool]] = {}
 
     def _is_trusted(self, address: IpAddress) -> bool:
         return any(address in network for network in self._networks)
@@ -76,11 +81,26 @@ class ClientIpResolver:
             return peer
         client = peer
         hops = forwarded_for.decode("latin-1").split(",")[-MAX_FORWARDED_HOPS:]
+        known = self._hops
         for hop in reversed(hops):
-            address = parse_ip(hop)
-            if address is None:
+            found = known.get(hop)
+            if found is None:
+                found = self._learn_hop(hop)
+            if found is _INVALID:
                 break
-            client = str(address)
-            if not self._is_trusted(address):
+            client, trusted = found
+            if not trusted:
                 break
         return client
+
+    def _learn_hop(self, hop: str) -> tuple[str, bool]:
+        """Parse one forwarded entry (the slow part of a resolve), remembered: a busy
+        proxy forwards the same client addresses again and again."""
+        address = parse_ip(hop)
+        found = _INVALID if address is None else (str(address), self._is_trusted(address))
+        if len(hop) > _HOP_CACHED_CHARS:
+            return found  # garbage a client put in the header: not worth memory
+        if len(self._hops) >= _HOP_CACHE_MAX:
+            self._hops.clear()
+        self._hops[hop] = found
+        return found

@@ -188,3 +188,14 @@ def test_text_that_looks_like_sql_is_stored_exactly_as_the_operator_sent_it(
     assert [(e.txn_id, e.instrument, e.lots_milli, e.spread_minor) for e in events(engine)] == [
         ("T1", odd, 500, 100), ("T2", odd, 1500, 200)]
     assert count(engine, t.players) == 2
+
+
+def test_a_file_with_only_its_header_imports_nothing_and_says_so(
+    engine: sa.Engine, clock: FakeClock
+) -> None:
+    seeded = seed(engine, clock.now())
+    for policy in (Policy.REJECT_FILE, Policy.SKIP_INVALID):
+        result = run(engine, clock, seeded, DEPOSITS.splitlines()[0] + "\n", policy=policy)
+        assert (result.status, result.data_lines, result.inserted) == ("imported", 0, 0)
+        assert result.message.startswith("0 line(s): 0 imported")
+    assert count(engine, t.player_events) == 0

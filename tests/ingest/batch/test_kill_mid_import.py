@@ -17,6 +17,7 @@ from clickledger.ingest.batch.kinds import FileKind, Policy
 from clickledger.ingest.batch.limits import ImportLimits
 from clickledger.ingest.batch.profiles import Profile
 from clickledger.ingest.batch.runner import ImportRequest, run_import
+from clickledger.store import sqlite_bulk
 from clickledger.store import tables as t
 
 ROWS = 12_000
@@ -63,6 +64,10 @@ def test_reject_file_killed_mid_import_leaves_nothing(
     assert reported >= 2 * CHUNK_ROWS  # rows were written inside the open transaction
     assert count(engine, t.player_events) == 0
     assert count(engine, t.players) == 0
+    if engine.dialect.name == "sqlite":  # its staging file is a dead process's: swept away
+        main = Path(str(engine.url.database)).resolve()
+        assert len(sqlite_bulk.sweep_stale_stages(main, min_age_s=0)) == 1
+        assert not list(main.parent.glob(f".{main.name}.stage-*"))
 
 
 def test_skip_invalid_killed_mid_import_converges_on_rerun(

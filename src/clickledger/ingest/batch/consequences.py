@@ -3,8 +3,10 @@
 The steps mirror ``ingest.pipeline.Flusher._store_new`` and reuse its parts,
 with one statement per step for a whole chunk instead of work per row:
 
-1. the (integration, txn id) pairs already stored are found in one query per
-   ``EXISTING_QUERY_BATCH`` keys and left alone (counted as duplicates);
+1. the (integration, txn id) pairs already stored are found in one query
+   (against the staged rows on SQLite, ``insert.StagedEvents``; per
+   ``EXISTING_QUERY_BATCH`` keys on PostgreSQL) and left alone (counted as
+   duplicates);
 2. players are bound once for all rows: one query finds those we have (their id
    and whether an affiliate is bound); the others are inserted as ``PlayerBook``
    inserts new players — pending, unattributed, with their earliest deposit of
@@ -14,9 +16,11 @@ with one statement per step for a whole chunk instead of work per row:
    ``executemany``; registrations go through ``services.registration.PlayerBook``
    (the one attribution), loaded for the registering players only;
 3. per chunk: the events go in with their player ids (``insert … on conflict
-   do nothing``; a row another writer stored first raises ``RaceLost`` and the
-   caller retries); every new event is queued for the fraud worker (one
-   ``insert … select``); ``evaluate_events``, ``enqueue_for_events`` and
+   do nothing``; on SQLite ``insert … select`` from the stage, the player id
+   looked up in the same statement; a row another writer stored first raises
+   ``RaceLost`` and the caller retries); every new event is queued for the
+   fraud worker (one ``insert … select``, from the stage when the chunk had no
+   known rows); ``evaluate_events``, ``enqueue_for_events`` and
    ``record_event_rollups`` get the events of attributed players — those
    three read events joined to their player and skip a player without an
    affiliate, so the others would cost a look-up and change nothing;
@@ -40,15 +44,17 @@ import sqlalchemy as sa
 from clickledger.domain.attribution import DEPOSIT_KINDS, Method
 from clickledger.ingest.batch.insert import (
     PLAYER_ID,
+    StagedEvents,
     Target,
-    chunks,
     dashed_ids,
     insert_new,
     new_ids,
     prepare,
 )
+from clickledger.ingest.batch.reader import LINE
 from clickledger.ingest.pipeline import HealthCounters, write_health
 from clickledger.outbound.enqueue import enqueue_for_events
+from clickledger.services import evaluation_order
 from clickledger.services.conversion import evaluate_events
 from clickledger.services.registration import (
     PlayerBook,
@@ -211,10 +217,12 @@ def bind_players(
     when = _time_column(rows)
     wanted = [
         c
-        for c in ("player_id", "event_kind", "id", when, "click_id", "promo_code", "country")
+        for c in ("player_id", "event_kind", "id", when, LINE, "click_id", "promo_code",
+                  "country")
         if c in rows.columns
     ]
-    ordered = rows.select(wanted).sort(when, maintain_order=True)  # narrow: cheap to sort
+    by = [when, LINE] if LINE in rows.columns else [when]  # ties: the file's order
+    ordered = rows.select(wanted).sort(by, maintain_order=True)  # narrow: cheap to sort
     deposits = (
         ordered.filter(pl.col("event_kind").is_in(sorted(DEPOSIT_KINDS)))
         .unique("player_id", keep="first", maintain_order=True)
@@ -290,19 +298,25 @@ def _register(
         )
 
 
-def _consequences(conn: sa.Connection, chunk: pl.DataFrame, now: datetime) -> None:
-    """What a postback batch does after storing its events, for a stored chunk."""
+def _consequences(
+    conn: sa.Connection, chunk: pl.DataFrame, now: datetime, queued: bool = False
+) -> None:
+    """What a postback batch does after storing its events, for a stored chunk
+    (``queued``: its events are in the fraud queue already)."""
     attributed = dashed_ids(chunk.filter(pl.col(ATTRIBUTED))["id"])
+    if chunk.height:  # the order ``ledger rebuild`` replays (locked by ``store_rows``)
+        evaluation_order.record_events(conn, now, arrived=chunk["id"].to_list())
     if attributed:
         evaluate_events(conn, attributed, now)
         enqueue_for_events(conn, attributed, now)
-    insert_ids(
-        conn,
-        t.fraud_queue,
-        "event_id",
-        chunk["id"].to_list(),  # the fraud worker's
-        {"enqueued_at": now},
-    )
+    if not queued:
+        insert_ids(
+            conn,
+            t.fraud_queue,
+            "event_id",
+            chunk["id"].to_list(),  # the fraud worker's
+            {"enqueued_at": now},
+        )
     if attributed:
         record_event_rollups(conn, attributed)  # report rollups, as postbacks do
 
@@ -317,25 +331,34 @@ def store_rows(
     rejected: int = 0,
     chunk_rows: int = 50_000,
     progress: Callable[[int], None] | None = None,
+    staged: StagedEvents | None = None,
+    first: int = 0,
 ) -> ChunkOutcome:
     """Store ``rows`` (validated, with ids) and run every consequence, in ``conn``'s transaction.
 
     Players are bound once for all rows; events go in ``chunk_rows`` at a time,
-    ``progress`` is told how many rows are done after each chunk.
+    ``progress`` is told how many rows are done after each chunk.  ``staged``:
+    ``rows`` are the staged rows from position ``first`` on (SQLite), and go in
+    from the stage.
     """
-    existing = existing_txn_ids(conn, target.integration_id, rows["txn_id"])
+    if staged is not None:
+        existing = staged.stored_txn_ids(conn, first, rows.height)
+    else:
+        existing = existing_txn_ids(conn, target.integration_id, rows["txn_id"])
     new = rows.filter(~pl.col("txn_id").is_in(sorted(existing))) if existing else rows
     health = HealthCounters()
     if new.height:
         binding = bind_players(conn, new, target, window_days, now)
-        with_players = new.join(binding.players, on="player_id", how="left", maintain_order="left")
-        postgres = conn.dialect.name == "postgresql"
+        _lock_and_bind(conn, binding, now)
         done = 0
-        for chunk in chunks(with_players, chunk_rows):
-            if insert_new(conn, prepare(chunk, target, postgres)) != chunk.height:
-                raise RaceLost("an imported event was stored concurrently")
-            _consequences(conn, chunk, now)
-            done += chunk.height
+        for start in range(0, rows.height, chunk_rows):
+            part = rows.slice(start, chunk_rows)
+            fresh = part.filter(~pl.col("txn_id").is_in(sorted(existing))) if existing else part
+            chunk = fresh.join(binding.players, on="player_id", how="left", maintain_order="left")
+            queued = _insert_chunk(conn, chunk, target, now, staged, first + start,
+                                   part.height, all_new=not existing)
+            _consequences(conn, chunk, now, queued=queued)
+            done += part.height
             if progress:
                 progress(done)
         _earlier_events(conn, binding.book, new["id"], now)
@@ -350,12 +373,43 @@ def store_rows(
     return ChunkOutcome(inserted=new.height, duplicates=rows.height - new.height)
 
 
+def _insert_chunk(
+    conn: sa.Connection, chunk: pl.DataFrame, target: Target, now: datetime,
+    staged: StagedEvents | None, first: int, count: int, *, all_new: bool,
+) -> bool:
+    """Insert the new rows ``chunk`` (with player ids) — from the stage when there is one,
+    rows ``first … first + count - 1`` of it — or raise ``RaceLost`` if another writer stored
+    one first.  Returns True when the events were also queued for the fraud worker (from the
+    stage, when every staged row of the range is new)."""
+    if staged is None:
+        inserted = insert_new(conn, prepare(chunk, target, conn.dialect.name == "postgresql"))
+    else:
+        inserted = staged.insert(conn, first, count, players=True)
+    if inserted != chunk.height:
+        raise RaceLost("an imported event was stored concurrently")
+    if staged is None or not all_new or not chunk.height:
+        return False
+    staged.ids_into(conn, "fraud_queue", "event_id", first, count,
+                    {"enqueued_at": _literal(_stamp(conn, now))})
+    return True
+
+
+def _lock_and_bind(conn: sa.Connection, binding: Binding, now: datetime) -> None:
+    """Lock the import's players for evaluation (``services.evaluation_order``: held to
+    commit) and record the bindings its registrations made, before any chunk is evaluated."""
+    evaluation_order.lock_players(conn, binding.players[PLAYER_ID].to_list())
+    bound = binding.book.bound_ids()
+    if bound:
+        evaluation_order.record_events(conn, now, arrived=[], bound=bound)
+
+
 def _earlier_events(
     conn: sa.Connection, book: PlayerBook, stored_ids: pl.Series, now: datetime
 ) -> None:
     """Stored events of players this batch registered: evaluated now they are bound."""
     earlier = earlier_event_ids(conn, book, stored_ids)
     if earlier:
+        evaluation_order.record_events(conn, now, arrived=[], also=earlier)
         evaluate_events(conn, earlier, now)
         enqueue_for_events(conn, earlier, now)
         fraud_queue.enqueue(conn, earlier, now)

@@ -1,16 +1,22 @@
 """Bulk insert of validated rows into ``player_events``, idempotent on (integration, txn id).
 
-Rows go in as one statement batch per chunk, below the ORM and Core compilers
-(row-by-row Python objects cannot reach the bulk targets): SQLite gets a
-driver ``executemany`` of ``insert … on conflict do nothing``; PostgreSQL gets a
-``COPY`` into a session temp table followed by ``insert … select … on conflict
-do nothing``; both count the rows really inserted.  Values are written in
+Rows go in as one statement per chunk, below the ORM and Core compilers
+(row-by-row Python objects cannot reach the bulk targets).  SQLite: the
+prepared rows of the whole file are staged once, before the transaction, in a
+private file written by ADBC (``store.sqlite_bulk``: never the database
+itself), and each chunk is ``insert … select … from`` that stage ``… on
+conflict do nothing``, its player id looked up in the same statement
+(``StagedEvents``); columns holding one plain value in every row are written
+as literals instead of being staged.  PostgreSQL: a ``COPY`` into a session
+temp table followed by ``insert … select … on conflict do nothing``.  Both
+count the rows really inserted.  Values are written in
 exactly the form SQLAlchemy uses for these columns (UUIDs as 32 hex digits on
 SQLite, UTC times), so Core reads them back unchanged.  The caller owns the transaction.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,12 +29,15 @@ import uuid_utils
 
 from clickledger.ingest.batch.reader import LINE
 from clickledger.store.bulk import constant_literals
+from clickledger.store.sqlite_bulk import Stage, rows_between, staged
 
 COUNTER_DIGITS = 8  # the low 32 bits of each id count rows within one block
 MAX_BLOCK_ROWS = 10**COUNTER_DIGITS
 STAGE_TABLE = "import_stage"
 PLAYER_ID = "_player_id"
 SQLITE_CONFLICT = "ON CONFLICT (integration_id, txn_id) DO NOTHING"
+EVENTS = "events"  # the staged table of prepared rows
+ALWAYS_STAGED = frozenset({"id", "txn_id", "operator_player_id"})  # keys: never literals
 
 # our typed frame column -> player_events column
 COLUMN_MAP = {
@@ -94,6 +103,15 @@ def new_ids(count: int) -> pl.Series:
     prefix = uuid_utils.uuid7().hex[: 32 - COUNTER_DIGITS]
     counter = pl.int_range(0, count, dtype=pl.Int64, eager=True)
     return (prefix + counter.cast(pl.String).str.zfill(COUNTER_DIGITS)).alias("id")
+
+
+def with_ids(rows: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` in key order (``txn_id``) with fresh ids (``new_ids``) in that same order, so
+    both unique indexes of ``player_events`` (id; integration and txn id) grow at their end
+    instead of at random places: far fewer pages touched on a large file.  The file's
+    order stays in the line numbers (``LINE``)."""
+    ordered = rows.sort("txn_id", maintain_order=True)
+    return ordered.with_columns(new_ids(ordered.height).alias("id"))
 
 
 def prepare(rows: pl.DataFrame, target: Target, postgres: bool) -> pl.DataFrame:
@@ -209,3 +227,96 @@ def _staged_insert(cursor: Any, chunk: pl.DataFrame) -> str:
         f"INSERT INTO player_events ({columns}) SELECT {columns} FROM {STAGE_TABLE} "  # noqa: S608
         "ON CONFLICT (integration_id, txn_id) DO NOTHING"
     )
+
+
+@dataclass(frozen=True)
+class StagedEvents:
+    """A file's prepared rows staged on a SQLite connection (``staged_events``), addressed
+    by position: rows ``first … first + count - 1`` of the frame that was staged."""
+
+    stage: Stage
+    columns: tuple[str, ...]  # player_events columns, in the staged frame's order
+    literals: dict[str, str]  # column -> SQL literal, for those not staged
+    brand_hex: str
+    integration_hex: str
+
+    def _source(self, first: int, count: int) -> str:
+        return f"{self.stage.table(EVENTS)} AS s WHERE s.{rows_between(first, count)}"
+
+    def insert(self, conn: sa.Connection, first: int, count: int, *, players: bool) -> int:
+        """Insert the rows (``players``: with the id of their player, which must exist);
+        returns how many were new."""
+        names = list(self.columns)
+        values = [self.literals.get(c, f"s.{c}") for c in self.columns]
+        if players:
+            names.append("player_id")
+            values.append(
+                "(SELECT p.id FROM players AS p WHERE p.brand_id = "  # noqa: S608 - hex id
+                f"'{self.brand_hex}' AND p.operator_player_id = s.operator_player_id)"
+            )
+        statement = (
+            f"INSERT INTO player_events ({', '.join(names)}) "  # noqa: S608 - fixed names
+            f"SELECT {', '.join(values)} FROM {self._source(first, count)} {SQLITE_CONFLICT}"
+        )
+        return int(conn.exec_driver_sql(statement).rowcount)
+
+    def stored_txn_ids(self, conn: sa.Connection, first: int, count: int) -> set[str]:
+        """Which of the rows' txn ids the integration has stored already."""
+        statement = (
+            f"SELECT s.txn_id FROM {self._source(first, count)} AND EXISTS "  # noqa: S608
+            "(SELECT 1 FROM player_events AS e WHERE e.integration_id = "
+            f"'{self.integration_hex}' AND e.txn_id = s.txn_id)"
+        )
+        return {row[0] for row in conn.exec_driver_sql(statement)}
+
+    def ids_into(self, conn: sa.Connection, table: str, column: str, first: int, count: int,
+                 constants: dict[str, str]) -> int:
+        """One row per staged id (``column``) with ``constants`` (SQL literals) into
+        ``table``, ``on conflict (column) do nothing``; returns how many were new."""
+        names = ", ".join([column, *constants])
+        values = ", ".join(["s.id", *constants.values()])
+        statement = (
+            f"INSERT INTO {table} ({names}) SELECT {values} "  # noqa: S608 - fixed names
+            f"FROM {self._source(first, count)} ON CONFLICT ({column}) DO NOTHING"
+        )
+        return int(conn.exec_driver_sql(statement).rowcount)
+
+
+@contextlib.contextmanager
+def staged_events(
+    conn: sa.Connection, rows: pl.DataFrame, target: Target
+) -> Iterator[StagedEvents | None]:
+    """``rows`` (validated, with ids) prepared and staged on ``conn`` for the block (SQLite,
+    outside any transaction); None on PostgreSQL, which stages chunk by chunk itself."""
+    if conn.dialect.name != "sqlite":
+        yield None
+        return
+    frame = prepare(rows, target, postgres=False)
+    literals = {
+        name: literal
+        for name, literal in constant_literals(frame).items()
+        if name not in ALWAYS_STAGED
+    }
+    with staged(conn, {EVENTS: frame.drop(list(literals))}) as stage:
+        yield StagedEvents(
+            stage=stage,
+            columns=tuple(frame.columns),
+            literals=literals,
+            brand_hex=_hex32(target.brand_id),
+            integration_hex=_hex32(target.integration_id),
+        )
+
+
+def insert_rows(engine: sa.Engine, rows: pl.DataFrame, target: Target, chunk_rows: int) -> int:
+    """Insert ``rows`` (validated, with ids) in one transaction, ``chunk_rows`` per statement,
+    without players or any other consequence; returns how many were new."""
+    inserted = 0
+    with engine.connect() as conn, staged_events(conn, rows, target) as stage, conn.begin():
+        for first in range(0, rows.height, chunk_rows):
+            count = min(chunk_rows, rows.height - first)
+            if stage is not None:
+                inserted += stage.insert(conn, first, count, players=False)
+            else:
+                chunk = prepare(rows.slice(first, count), target, postgres=True)
+                inserted += insert_new(conn, chunk)
+    return inserted

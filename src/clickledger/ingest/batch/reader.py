@@ -172,7 +172,7 @@ def _read_plain(data: bytes, delimiter: str) -> RawTable | None:
                             raise_if_empty=False, quote_char=None)
     except pl.exceptions.PolarsError:
         return None
-    if frame.height != line_count - 1:
+    if frame.height != line_count - 1 or frame.columns != names:  # header only: no columns
         return None
     frame = frame.rename(dict(zip(names, _unique(headers), strict=True))).with_columns(
         pl.int_range(2, frame.height + 2, dtype=pl.Int64).alias(LINE))

@@ -2,6 +2,8 @@
 
 ``reject-file``: if any line is bad nothing is stored; otherwise every chunk is
 stored inside ONE transaction, so a process killed mid-import leaves nothing.
+On SQLite the rows are staged (``insert.staged_events``) before any
+transaction begins and the stage is removed when the import ends.
 ``skip-invalid``: bad lines are reported, good ones stored one chunk per
 transaction; a chunk already stored is found again by its keys, so a re-run
 after a crash converges without duplicates.
@@ -20,7 +22,7 @@ import sqlalchemy as sa
 
 from clickledger.clock import Clock
 from clickledger.ingest.batch.consequences import store_rows
-from clickledger.ingest.batch.insert import Target, chunks, new_ids
+from clickledger.ingest.batch.insert import Target, staged_events, with_ids
 from clickledger.ingest.batch.kinds import FileKind, Policy
 from clickledger.ingest.batch.limits import ImportLimits
 from clickledger.ingest.batch.parse import ParsedFile, parse_bytes
@@ -123,7 +125,7 @@ def run_import(
         integration_id=request.integration_id, brand_id=_brand_of(engine, request),
         received_at=now, file_digest=hashlib.sha256(request.data).hexdigest()[:DIGEST_CHARS],
     )
-    rows = parsed.rows.with_columns(new_ids(parsed.rows.height).alias("id"))
+    rows = with_ids(parsed.rows)
     if request.policy is Policy.REJECT_FILE:
         inserted, duplicates = _all_or_nothing(engine, rows, target, window_days, now, limits,
                                                progress)
@@ -147,17 +149,19 @@ def _all_or_nothing(
 ) -> tuple[int, int]:
     """Every row in one transaction: a crash or a kill leaves nothing behind."""
     tell = (lambda done: progress(done, rows.height)) if progress else None
-    for attempt in range(RACE_RETRIES):
-        try:
-            with engine.begin() as conn:
-                outcome = store_rows(conn, rows, target, window_days, now,
-                                     chunk_rows=limits.chunk_rows, progress=tell)
-            if progress:
-                progress(rows.height, rows.height)
-            return outcome.inserted, outcome.duplicates
-        except RaceLost:
-            if attempt == RACE_RETRIES - 1:
-                raise
+    with engine.connect() as conn, staged_events(conn, rows, target) as staged:
+        for attempt in range(RACE_RETRIES):
+            try:
+                with conn.begin():
+                    outcome = store_rows(conn, rows, target, window_days, now,
+                                         chunk_rows=limits.chunk_rows, progress=tell,
+                                         staged=staged)
+                if progress:
+                    progress(rows.height, rows.height)
+                return outcome.inserted, outcome.duplicates
+            except RaceLost:
+                if attempt == RACE_RETRIES - 1:
+                    raise
     raise AssertionError("unreachable")
 
 
@@ -167,22 +171,25 @@ def _chunk_by_chunk(
 ) -> tuple[int, int]:
     """One transaction per chunk: a re-run finds the stored chunks by key and goes on."""
     inserted = duplicates = done = 0
-    for index, chunk in enumerate(chunks(rows, limits.chunk_rows)):
-        rejected = invalid if index == 0 else 0
-        for attempt in range(RACE_RETRIES):
-            try:
-                with engine.begin() as conn:
-                    outcome = store_rows(conn, chunk, target, window_days, now,
-                                         rejected=rejected, chunk_rows=limits.chunk_rows)
-                break
-            except RaceLost:
-                if attempt == RACE_RETRIES - 1:
-                    raise
-        inserted += outcome.inserted
-        duplicates += outcome.duplicates
-        done += chunk.height
-        if progress:
-            progress(done, rows.height)
+    with engine.connect() as conn, staged_events(conn, rows, target) as staged:
+        for first in range(0, rows.height, limits.chunk_rows):
+            chunk = rows.slice(first, limits.chunk_rows)
+            rejected = invalid if first == 0 else 0
+            for attempt in range(RACE_RETRIES):
+                try:
+                    with conn.begin():
+                        outcome = store_rows(conn, chunk, target, window_days, now,
+                                             rejected=rejected, chunk_rows=limits.chunk_rows,
+                                             staged=staged, first=first)
+                    break
+                except RaceLost:
+                    if attempt == RACE_RETRIES - 1:
+                        raise
+            inserted += outcome.inserted
+            duplicates += outcome.duplicates
+            done += chunk.height
+            if progress:
+                progress(done, rows.height)
     if rows.height == 0 and invalid:
         with engine.begin() as conn:
             store_rows(conn, rows, target, window_days, now, rejected=invalid)
