@@ -241,3 +241,22 @@ def test_a_crashed_dispatchers_lease_expires_and_another_delivers(runtime: Runti
     runtime.clock.advance(timedelta(minutes=2, seconds=1))  # type: ignore[attr-defined]
     assert asyncio.run(run_once(runtime, ok, worker_id="b")) == 1
     assert seen == [PUBLIC] and row(runtime, outbox_id).status == "delivered"
+
+
+def test_no_more_than_per_host_deliveries_in_flight_to_one_tracker(runtime: Runtime) -> None:
+    in_flight: dict[str, int] = {}
+    most: dict[str, int] = {}
+
+    async def slow_ok(request: httpx.Request) -> httpx.Response:
+        host = request.url.host
+        in_flight[host] = in_flight.get(host, 0) + 1
+        most[host] = max(most.get(host, 0), in_flight[host])
+        await asyncio.sleep(0.02)
+        in_flight[host] -= 1
+        return httpx.Response(200)
+
+    _, ids = queue(runtime, [f"{PUBLIC}?tid={i}" for i in range(6)]
+                   + ["https://other.example/p?tid=6", "https://other.example/p?tid=7"])
+    assert asyncio.run(run_once(runtime, slow_ok, concurrency=8, per_host=2)) == 8
+    assert most == {"tracker.example": 2, "other.example": 2}
+    assert {row(runtime, i).status for i in ids} == {"delivered"}

@@ -119,3 +119,25 @@ def test_sigterm_stops_a_running_worker_cleanly(sqlite_url: str) -> None:
     _out, err = process.communicate(timeout=20)
     assert process.returncode == 0, err
     assert "attempts 0" in err
+
+
+def test_the_worker_does_not_log_every_postback_url_at_info() -> None:
+    import logging  # noqa: PLC0415
+
+    from clickledger.workers.outbox import quiet_httpx_requests  # noqa: PLC0415
+
+    root, httpx_log = logging.getLogger(), logging.getLogger("httpx")
+    saved = root.level, httpx_log.level
+    try:
+        root.setLevel(logging.INFO)
+        httpx_log.setLevel(logging.NOTSET)
+        quiet_httpx_requests()
+        assert not httpx_log.isEnabledFor(logging.INFO)
+        assert httpx_log.isEnabledFor(logging.WARNING)
+        root.setLevel(logging.DEBUG)  # asked for debug output: the request lines stay
+        httpx_log.setLevel(logging.NOTSET)
+        quiet_httpx_requests()
+        assert httpx_log.isEnabledFor(logging.INFO)
+    finally:
+        root.setLevel(saved[0])
+        httpx_log.setLevel(saved[1])

@@ -1,9 +1,11 @@
 """The outbox relay: claims due deliveries, sends them with httpx, records every attempt.
 
-Sending: an ``httpx.AsyncClient`` with at most ``concurrency`` requests in
-flight, a 15 s deadline per attempt, ``follow_redirects=False`` (a 3xx is a
-failure) and no proxies from the environment.  Every target is checked by
-the SSRF guard before sending and again when a connection is opened.  A URL
+Sending: one ``httpx.AsyncClient`` (``postback_client``: keep-alive pools, no
+cookies) with at most ``concurrency`` requests in flight, and at most
+``per_host`` of them to one host; a 15 s deadline per attempt,
+``follow_redirects=False`` (a 3xx is a failure) and no proxies from the
+environment.  Every target is checked by the SSRF guard before sending and
+again when a connection is opened (an approved host is cached briefly).  A URL
 postback is a GET of the rendered URL; a webhook is a POST of the JSON body
 with Standard Webhooks headers signed at sending time.
 
@@ -19,7 +21,6 @@ Database work (claim, record) runs in a thread so deliveries keep flowing.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import os
 import random
@@ -39,7 +40,8 @@ from clickledger.clock import Clock, utc
 from clickledger.domain.delivery import Decision, Outcome, RandomSource, ResponseFacts, decide
 from clickledger.ids import new_id
 from clickledger.outbound import outbox_store as store
-from clickledger.outbound.ssrf import Resolver, TargetGuard, TargetNotAllowed, guarded_transport
+from clickledger.outbound.postback_client import guarded_pools, postback_client
+from clickledger.outbound.ssrf import Resolver, TargetGuard, TargetNotAllowed
 from clickledger.outbound.webhooks import signed_headers
 
 log = logging.getLogger(__name__)
@@ -48,7 +50,7 @@ TIMEOUT_SECONDS = 15.0
 LEASE = timedelta(minutes=2)
 DEFAULT_CONCURRENCY = 32
 MAX_CONCURRENCY = 1024
-CONNECTIONS_PER_POOL = 8
+MAX_PER_HOST = 64  # default cap on deliveries in flight to one host
 EXCERPT_BYTES = 1000
 FLUSH_INTERVAL_SECONDS = 0.05
 IDLE_POLL_SECONDS = 1.0
@@ -68,6 +70,41 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()[:30]}:{os.getpid()}:{new_id()[-8:]}"
 
 
+@dataclass(slots=True)
+class _HostSlot:
+    free: asyncio.Semaphore
+    users: int = 0  # deliveries holding or waiting for this host's semaphore
+
+
+class _HostSlots:
+    """At most ``limit`` deliveries in flight per host; a host's semaphore lives while used."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._slots: dict[str, _HostSlot] = {}
+
+    async def acquire(self, host: str) -> None:
+        slot = self._slots.get(host)
+        if slot is None:
+            slot = self._slots[host] = _HostSlot(asyncio.Semaphore(self.limit))
+        slot.users += 1
+        try:
+            await slot.free.acquire()
+        except BaseException:
+            self._leave(host, slot)
+            raise
+
+    def release(self, host: str) -> None:
+        slot = self._slots[host]
+        slot.free.release()
+        self._leave(host, slot)
+
+    def _leave(self, host: str, slot: _HostSlot) -> None:
+        slot.users -= 1
+        if not slot.users:
+            del self._slots[host]
+
+
 class Dispatcher:
     """Delivers outbox rows; one instance per worker process (several may share a database)."""
 
@@ -78,6 +115,7 @@ class Dispatcher:
         *,
         allow_loopback: bool = False,
         concurrency: int = DEFAULT_CONCURRENCY,
+        per_host: int | None = None,
         worker_id: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         resolver: Resolver | None = None,
@@ -87,6 +125,9 @@ class Dispatcher:
     ) -> None:
         if not 1 <= concurrency <= MAX_CONCURRENCY:
             raise ValueError(f"concurrency must be 1..{MAX_CONCURRENCY}")
+        per_host = per_host or min(concurrency, MAX_PER_HOST)
+        if not 1 <= per_host <= concurrency:
+            raise ValueError("per_host must be 1..concurrency")
         self.engine = engine
         self.clock = clock
         self.concurrency = concurrency
@@ -97,8 +138,8 @@ class Dispatcher:
         self.lease = lease
         self.timeout_s = timeout_s
         self._transport = transport
-        self._clients: list[httpx.AsyncClient] = []
-        self._next_client = itertools.cycle(range(1))
+        self._client: httpx.AsyncClient | None = None
+        self._host_slots = _HostSlots(per_host)
         self._throttled: dict[str, datetime] = {}
         self._records: list[store.AttemptRecord] = []
         self._deferrals: list[store.Deferral] = []
@@ -108,29 +149,15 @@ class Dispatcher:
     # --- lifecycle -----------------------------------------------------------
 
     async def __aenter__(self) -> Dispatcher:
-        # httpcore scans every connection of a pool on each request, so one big pool costs
-        # CPU per request in proportion to its size: use several small pools instead.
-        if self._transport is not None:
-            transports: list[httpx.AsyncBaseTransport] = [self._transport]
-        else:
-            shards = -(-self.concurrency // CONNECTIONS_PER_POOL)
-            size = min(self.concurrency, CONNECTIONS_PER_POOL)
-            context = httpx.create_ssl_context()
-            transports = [guarded_transport(self.guard, size, context) for _ in range(shards)]
-        self._clients = [
-            httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(self.timeout_s),
-                              follow_redirects=False, trust_env=False,
-                              headers={"user-agent": USER_AGENT})
-            for transport in transports
-        ]
-        self._next_client = itertools.cycle(range(len(self._clients)))
+        transport = self._transport or guarded_pools(self.guard, self.concurrency)
+        self._client = postback_client(transport, self.timeout_s, USER_AGENT)
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
         await self.flush()
-        for client in self._clients:
-            await client.aclose()
-        self._clients = []
+        if self._client is not None:
+            await self._client.aclose()
+        self._client = None
 
     # --- the loops -----------------------------------------------------------
 
@@ -207,7 +234,11 @@ class Dispatcher:
         if paused_until is not None and paused_until > now:
             self._deferrals.append(store.Deferral(row.id, paused_until))
             return
-        sent = await self._send(row)
+        await self._host_slots.acquire(host)
+        try:
+            sent = await self._send(row)
+        finally:
+            self._host_slots.release(host)
         at = self.clock.now()
         attempt = row.attempts + 1
         decision = decide(attempt, at, sent.facts, self.rand)
@@ -251,11 +282,10 @@ class Dispatcher:
 
     async def _request(self, row: store.Claimed,
                        headers: dict[str, str]) -> tuple[ResponseFacts, str | None]:
-        assert self._clients, "use the dispatcher as an async context manager"
-        client = self._clients[next(self._next_client)]
+        assert self._client is not None, "use the dispatcher as an async context manager"
         async with asyncio.timeout(self.timeout_s):
-            async with client.stream(row.method, row.url, content=row.body,
-                                     headers=headers) as response:
+            async with self._client.stream(row.method, row.url, content=row.body,
+                                           headers=headers) as response:
                 excerpt = await _read_excerpt(response)
                 return ResponseFacts(response.status_code,
                                      retry_after=response.headers.get("retry-after")), excerpt

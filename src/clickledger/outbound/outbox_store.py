@@ -98,11 +98,18 @@ def claim_due(
         sa.select(o.c.id).where(_due(now)).order_by(o.c.next_attempt_at).limit(limit)
         .with_for_update(skip_locked=True).cte("due")
     )
-    if conn.dialect.name == "postgresql":
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:
         due = due.prefix_with("MATERIALIZED")
+    claimable: sa.ColumnElement[bool] = o.c.id.in_(sa.select(due.c.id))
+    if postgres:
+        claimable = sa.and_(claimable, _due(now))  # re-checked after the row lock
+    # On SQLite the statement runs under the single write lock, so the rows ``due`` found
+    # are still due; re-checking there would make SQLite walk the whole due index for
+    # every claim (the planner prefers it to the primary key), O(backlog) per claim.
     rows = conn.execute(
         sa.update(o)
-        .where(o.c.id.in_(sa.select(due.c.id)), _due(now))
+        .where(claimable)
         .values(claimed_by=worker_id, claimed_until=lease_until)
         .returning(o.c.id, o.c.template_id, o.c.method, o.c.url, o.c.body, o.c.attempts,
                    o.c.resend_count)

@@ -7,7 +7,9 @@ multicast, reserved or unspecified address (IPv4-mapped IPv6 included).
 only, for tests and demos.  The check runs when a template is saved, again
 before each send, and a third time inside the connection itself
 (``GuardedNetworkBackend``), so a DNS answer that changes between check and
-connect (rebinding) still cannot reach an internal address.
+connect (rebinding) still cannot reach an internal address.  An approved host
+is remembered for ``RESOLVE_CACHE_SECONDS`` (a refusal never is), so the checks
+cost a dictionary look-up per delivery, not a DNS query.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from urllib.parse import SplitResult, urlsplit
 
 import httpcore
 import httpx
+
+from clickledger.outbound.asyncio_backend import AsyncioBackend
 
 Resolver = Callable[[str], Sequence[str]]
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -171,7 +175,7 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
 
     def __init__(self, guard: TargetGuard, inner: httpcore.AsyncNetworkBackend | None = None):
         self._guard = guard
-        self._inner = inner or httpcore.AnyIOBackend()
+        self._inner = inner or AsyncioBackend()
 
     async def connect_tcp(
         self,
