@@ -6,18 +6,20 @@ same order.  That order is the order transactions evaluated in, which neither
 ``received_at`` nor the event ids give: a group commit can split requests across
 batches, and on PostgreSQL several server processes evaluate at once.  So every
 step that changes what is paid — a batch of arriving events, a manager's remap,
-a conversion rejection, a period close — writes one ``evaluation_steps`` row in
-its own transaction, numbered (``seq``) under the lock that serialises evaluation:
+a conversion rejection, a period close, a fraud hold, release or rejection — writes
+one ``evaluation_steps`` row in its own transaction, numbered (``seq``) under the lock
+that serialises evaluation:
 
 * SQLite has one writer at a time.  A step numbers itself after its
   transaction's first write (events and players are written before evaluation;
-  a remap updates the player first; a rejection and a close write the step
-  first), so ``seq`` follows the order the transactions evaluated and committed.
+  a remap updates the player first; a rejection, a fraud action and a close
+  write the step first), so ``seq`` follows the order the transactions evaluated and committed.
 * PostgreSQL: an event batch takes the evaluation lock *shared*, then one lock per
   affiliate its players are bound to (affiliates hashed into
   ``AFFILIATE_LOCK_SLOTS`` slots, taken in slot order in one statement: at most
   that many locks per transaction, and two batches never deadlock on them); a
-  remap, a rejection and a period close take the evaluation lock *exclusively*.
+  remap, a rejection, a fraud action and a period close take the evaluation lock
+  *exclusively*.
   Locks are held until commit and ``seq`` is drawn after them, so two steps that
   touch one affiliate are numbered in the order they evaluated, and steps with
   no affiliate in common evaluate independently (their relative order does not
@@ -43,6 +45,11 @@ from clickledger.store import tables as t
 from clickledger.store.batch_reads import driver_execute
 
 EVENTS, REMAP, REJECT, CLOSE = "events", "remap", "reject", "close"
+# fraud actions: a hold, a release (dismissal), a rejection's start (before its conversion
+# rejections, each a REJECT step) and its reversal of the player's other lines (IB rebates)
+# (``kind`` is at most 10 characters)
+HOLD, RELEASE, FRAUD_REJECT, REVERSE_LINES = "hold", "release", "fraud_rej", "rev_lines"
+FRAUD_KINDS = (HOLD, RELEASE, FRAUD_REJECT, REVERSE_LINES)
 AFFILIATE_LOCK_SLOTS = 1024  # at most this many affiliate locks per transaction (a power of 2)
 EVALUATION_LOCK = (74_001_122, 0)  # (class, key): shared by batches, exclusive otherwise
 AFFILIATE_LOCK_CLASS = 74_001_123  # (class, slot) per affiliate slot
@@ -120,6 +127,16 @@ def record_reject(conn: sa.Connection, now: datetime, *, player_id: str, kind: s
     """Number a conversion's rejection (fraud or manager), before anything is reversed."""
     lock_exclusive(conn)
     return _insert(conn, REJECT, now, {"player_id": player_id, "kind": kind, "reason": reason})
+
+
+def record_fraud(conn: sa.Connection, now: datetime, kind: str, *, player_id: str,
+                 reason: str = "") -> int:
+    """Number a fraud action on a player's commission (one of ``FRAUD_KINDS``), before it
+    reads what it holds, releases or reverses."""
+    if kind not in FRAUD_KINDS:
+        raise ValueError(f"not a fraud step: {kind!r}")
+    lock_exclusive(conn)
+    return _insert(conn, kind, now, {"player_id": player_id, "reason": reason})
 
 
 def record_close(conn: sa.Connection, now: datetime, period_start: datetime) -> int:

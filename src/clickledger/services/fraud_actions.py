@@ -11,6 +11,15 @@
   reverses the line and its sub-affiliate shares with ``reverses_entry_id``),
   and the same reversal posting for the player's other lines (IB rebates).
   Paid lines are reversed too: the reversal lands in the first open period.
+
+Each of them changes the ledger or what the engine counts (a held conversion is
+not counted for tiers and caps), so each is numbered as an evaluation step
+(``evaluation_order.record_fraud``, under the evaluation lock) before it reads
+anything, and ``ledger rebuild`` replays it there (``ordered_replay``): a hold,
+a release (``release`` with the player: a dismissal), a rejection's start (its
+release; each conversion rejection is a step of its own) and the reversal of the
+player's other lines.  The ``apply_*`` functions do the same without numbering a
+step: the replay's side.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from clickledger.domain.ledger import EntryKind
+from clickledger.services import evaluation_order
 from clickledger.services.conversion import reject_conversion
 from clickledger.services.posting import Context, ensure_periods, post, reversals_for
 from clickledger.store import ledger as ledger_store
@@ -107,6 +117,14 @@ def _reversed_ids(conn: sa.Connection, player_id: str) -> set[str]:
 
 def hold(conn: sa.Connection, player_id: str, reason: str, now: datetime, held: Held) -> int:
     """Hold the player's unpaid lines and its conversions; returns how many lines were held."""
+    evaluation_order.record_fraud(conn, now, evaluation_order.HOLD, player_id=player_id,
+                                  reason=reason)
+    return apply_hold(conn, player_id, reason, now, held)
+
+
+def apply_hold(conn: sa.Connection, player_id: str, reason: str, now: datetime,
+               held: Held) -> int:
+    """``hold`` without numbering a step."""
     e, c = t.ledger_entries, t.conversions
     reversed_ids = _reversed_ids(conn, player_id)
     lines = [row for row in conn.execute(sa.select(e.c.id, e.c.status).where(
@@ -129,8 +147,16 @@ def hold(conn: sa.Connection, player_id: str, reason: str, now: datetime, held: 
     return len(lines)
 
 
-def release(conn: sa.Connection, held: Mapping[str, Any], now: datetime) -> int:
-    """Give every line and conversion still on hold its prior status back."""
+def release(conn: sa.Connection, held: Mapping[str, Any], now: datetime, *,
+            player_id: str) -> int:
+    """Give every line and conversion of the player still on hold its prior status back
+    (the hold is dismissed: the engine counts its conversions again)."""
+    evaluation_order.record_fraud(conn, now, evaluation_order.RELEASE, player_id=player_id)
+    return apply_release(conn, held, now)
+
+
+def apply_release(conn: sa.Connection, held: Mapping[str, Any], now: datetime) -> int:
+    """``release`` without numbering a step."""
     e, c = t.ledger_entries, t.conversions
     released = 0
     for entry_id, status in (held.get("entries") or {}).items():
@@ -148,20 +174,26 @@ def reject(conn: sa.Connection, player_id: str, reason: str, now: datetime,
            held: Held) -> list[str]:
     """Release, then reject the conversions and reverse every commission line of the player;
     returns the reversal entry keys posted now."""
-    release(conn, held, now)
+    evaluation_order.record_fraud(conn, now, evaluation_order.FRAUD_REJECT,
+                                  player_id=player_id, reason=reason)
+    apply_release(conn, held, now)
     c = t.conversions
     keys: list[str] = []
     kinds = conn.execute(sa.select(c.c.kind).where(
         c.c.player_id == player_id, c.c.status.not_in(FINAL_CONVERSIONS))).scalars().all()
     for kind in kinds:
         keys += reject_conversion(conn, player_id, str(kind), reason, now)
-    keys += _reverse_other_lines(conn, player_id, reason, now)
+    evaluation_order.record_fraud(conn, now, evaluation_order.REVERSE_LINES,
+                                  player_id=player_id, reason=reason)
+    keys += reverse_other_lines(conn, player_id, reason, now)
     held["reversals"] = sorted(set(held.get("reversals") or []) | set(keys))
     return keys
 
 
-def _reverse_other_lines(conn: sa.Connection, player_id: str, reason: str,
-                         now: datetime) -> list[str]:
+def reverse_other_lines(conn: sa.Connection, player_id: str, reason: str,
+                        now: datetime) -> list[str]:
+    """Reverse the player's lines the engine's conversions do not key (IB rebates and other
+    adjustments), once each; returns the reversal entry keys posted now."""
     lines = ledger_store.lines_for_players(conn, [player_id])
     already = {line.entry_key for line in lines if line.kind == EntryKind.REVERSAL.value}
     targets = [line for line in lines

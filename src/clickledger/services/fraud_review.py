@@ -142,7 +142,7 @@ def dismiss(conn: sa.Connection, assessment_id: str, *, actor: str, note: str | 
     """Not fraud: release every hold to its prior status."""
     row = _open(conn, assessment_id)
     held = actions.copy_held(row["held"])
-    actions.release(conn, held, now)
+    actions.release(conn, held, now, player_id=str(row["player_id"]))
     decided = _decide(conn, row, "dismissed", held, actor, note, now)
     _announce(conn, str(row["player_id"]), now)
     return decided

@@ -11,7 +11,14 @@ players as they were at each step:
   remap, or kept as a manager's earlier remap left it;
 * a remap moves the player and evaluates all its events stored so far, as live did;
 * a player whose deposits are replayed starts without an FTD, which is set again as
-  they arrive (the close counts players by FTD).
+  they arrive (the close counts players by FTD);
+* a fraud hold holds the player's lines and conversions in the scratch database as
+  live did (a held conversion is not counted for tiers and caps), a release gives
+  them back, a fraud rejection releases them before its conversion rejections (their
+  own steps) and reverses the player's other lines (IB rebates) at its last step;
+  the player's fraud state (held, rejected, dismissed) is kept as one assessment row
+  in the scratch database, since the engine leaves a fraud-held player's undecided
+  conversion on hold.
 
 Rows stored before steps were recorded have no step: their events are replayed in
 arrival order (``replay.arrivals``: ``received_at``, then the event id; a player's
@@ -32,7 +39,9 @@ import sqlalchemy as sa
 
 from clickledger.clock import utc
 from clickledger.domain.attribution import becomes_ftd, is_deposit
+from clickledger.ids import new_id
 from clickledger.services import conversion, evaluation_order, period_close
+from clickledger.services import fraud_actions as actions
 from clickledger.services.replay import REJECT_ACTION, Step, arrivals, copy_rows
 from clickledger.store import tables as t
 
@@ -40,7 +49,11 @@ REMAP_ACTION = "player.remap"
 FETCH_CHUNK_IDS = 500
 CANONICAL_CHARS = 36
 ORDER = {evaluation_order.EVENTS: 0, evaluation_order.CLOSE: 1, evaluation_order.REJECT: 2,
-         evaluation_order.REMAP: 2}
+         evaluation_order.REMAP: 2, **dict.fromkeys(evaluation_order.FRAUD_KINDS, 2)}
+# the scratch assessment each fraud step leaves: (status, action), as live's latest one
+FRAUD_STATE = {evaluation_order.HOLD: ("open", "hold"),
+               evaluation_order.RELEASE: ("dismissed", "hold"),
+               evaluation_order.FRAUD_REJECT: ("confirmed", "reject")}
 
 
 @dataclass
@@ -97,6 +110,9 @@ def _step(seq: int, kind: str, at: datetime, detail: dict[str, Any]) -> Step:
     if kind == evaluation_order.REJECT:
         return Step(at, order, kind, seq=seq, player_id=detail["player_id"],
                     conversion_kind=detail["kind"], reason=detail.get("reason", ""))
+    if kind in evaluation_order.FRAUD_KINDS:
+        return Step(at, order, kind, seq=seq, player_id=detail["player_id"],
+                    reason=detail.get("reason", ""))
     return Step(at, order, kind, seq=seq, player_id=detail["player_id"],
                 affiliate_id=detail.get("after"), affiliate_before=detail.get("before"),
                 audit_id=str(detail.get("audit_id", "")))
@@ -165,6 +181,7 @@ class Replayer:
         self.unbound: set[str] = set()  # bound later by a registration
         self.remapped: set[str] = set()
         self.ftd_at: dict[str, datetime | None] = {}
+        self.held: dict[str, actions.Held] = {}  # scratch ids, as live's assessment keeps them
 
     def copy_players(self) -> None:
         """The players as they started: unbound where a registration binds them later,
@@ -206,6 +223,8 @@ class Replayer:
                                              step.reason, step.at)
             elif step.kind == evaluation_order.REMAP:
                 self._remap(step)
+            elif step.kind in evaluation_order.FRAUD_KINDS:
+                self._fraud(step)
 
     def _events(self, step: Step) -> None:
         if step.seq:  # recorded: the events by id, the players it bound
@@ -275,6 +294,33 @@ class Replayer:
             .order_by(e.c.occurred_at)).scalars()]
         if ids:
             conversion.evaluate_events(self.target, ids, step.at)
+
+    def _fraud(self, step: Step) -> None:
+        """A fraud action as live took it, on the scratch ids."""
+        player_id, at = step.player_id, step.at
+        held = self.held.setdefault(player_id, actions.empty_held())
+        if step.kind == evaluation_order.HOLD:
+            actions.apply_hold(self.target, player_id, step.reason, at, held)
+        elif step.kind == evaluation_order.RELEASE:
+            actions.apply_release(self.target, held, at)
+            self.held[player_id] = actions.empty_held()  # a later assessment starts afresh
+        elif step.kind == evaluation_order.FRAUD_REJECT:
+            actions.apply_release(self.target, held, at)
+        else:
+            actions.reverse_other_lines(self.target, player_id, step.reason, at)
+        if step.kind in FRAUD_STATE:
+            self._fraud_state(player_id, *FRAUD_STATE[step.kind], at)
+
+    def _fraud_state(self, player_id: str, status: str, action: str, at: datetime) -> None:
+        """The player's latest assessment as the engine reads it (``fraud.held_player_ids``)."""
+        a = t.fraud_assessments
+        values = {"status": status, "action": action, "updated_at": at}
+        changed = self.target.execute(a.update().where(a.c.player_id == player_id)
+                                      .values(**values))
+        if not changed.rowcount:
+            self.target.execute(a.insert().values(
+                id=new_id(), dedupe_key=f"replay:{player_id}", subject="player",
+                player_id=player_id, score=0, reasons=[], held=None, created_at=at, **values))
 
 
 def replay(live: sa.Connection, target: sa.Connection) -> None:
