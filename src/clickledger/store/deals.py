@@ -59,15 +59,14 @@ class Catalogue:
     """Assignments, deal versions and parents read from one database state (``stamp``).
 
     Filled lazily, per affiliate and deal, and shared by every call on the same
-    database while its stamp holds.  The stamp (one query per call) changes with
-    every assignment, version, deal or affiliate added, with an assignment ended
-    or its dates' extremes or overrides' total length changed, with a deal's or
-    affiliate's ``updated_at`` (the services set it on every update) and with a
-    parent set or cleared; the next call then starts afresh.  Several processes
-    sharing PostgreSQL each check it.
+    database while its stamp holds.  The stamp is the database's catalogue counter
+    (``catalogue_version``, one primary-key read per call), which triggers bump on
+    every insert, update or delete of ``affiliates``, ``deals``, ``deal_versions``
+    and ``deal_assignments``, whichever process makes it; the next call then starts
+    afresh.  Several processes sharing PostgreSQL each check it.
     """
 
-    stamp: tuple[Any, ...]
+    stamp: int
     assignments: dict[str, list[Assignment]] = field(default_factory=dict)
     versions: dict[str, list[DealVersion]] = field(default_factory=dict)
     parents: dict[str, str | None] = field(default_factory=dict)
@@ -76,49 +75,18 @@ class Catalogue:
 _CATALOGUES: dict[tuple[int, str], Catalogue] = {}
 _CATALOGUE_DATABASES = 32
 _CATALOGUE_AFFILIATES = 200_000
-
-
-def _stamp_query() -> sa.Select[Any]:
-    """One round trip summarising every row the catalogue is built from: one pass over each
-    of the four tables (a cross join of single-row aggregates)."""
-    a, v, d, f = t.deal_assignments, t.deal_versions, t.deals, t.affiliates
-    overrides = sa.func.coalesce(sa.func.sum(sa.func.length(sa.cast(a.c.overrides, sa.Text))), 0)
-    assignments = sa.select(
-        sa.func.count().label("a_rows"), sa.func.max(sa.cast(a.c.id, sa.String)).label("a_id"),
-        sa.func.count(a.c.effective_to).label("a_ended"),
-        sa.func.max(a.c.effective_to).label("a_to_max"),
-        sa.func.min(a.c.effective_to).label("a_to_min"),
-        sa.func.max(a.c.effective_from).label("a_from_max"),
-        sa.func.min(a.c.effective_from).label("a_from_min"), overrides.label("a_overrides"),
-    ).subquery()
-    versions = sa.select(sa.func.count().label("v_rows"),
-                         sa.func.max(sa.cast(v.c.id, sa.String)).label("v_id")).subquery()
-    deals = sa.select(sa.func.count().label("d_rows"),
-                      sa.func.max(d.c.updated_at).label("d_updated")).subquery()
-    affiliates = sa.select(sa.func.count().label("f_rows"),
-                           sa.func.max(f.c.updated_at).label("f_updated"),
-                           sa.func.count(f.c.parent_id).label("f_parents")).subquery()
-    return sa.select(*assignments.c, *versions.c, *deals.c, *affiliates.c).select_from(
-        assignments.join(versions, sa.true()).join(deals, sa.true()).join(affiliates, sa.true()))
-
-
-_STAMP = _stamp_query()
-_STAMP_SQL: dict[str, str] = {}  # dialect name → the stamp query's SQL, rendered once
-
-
-def _stamp_sql(dialect: sa.Dialect) -> str:
-    """``_STAMP`` as driver SQL (no parameters), run below Core (``driver_execute``)."""
-    sql = _STAMP_SQL.get(dialect.name)
-    if sql is None:
-        sql = _STAMP_SQL[dialect.name] = str(_STAMP.compile(
-            dialect=dialect, compile_kwargs={"literal_binds": True}))
-    return sql
+_VERSION_SQL = "SELECT version FROM catalogue_version WHERE id = 1"
 
 
 def catalogue(conn: sa.Connection) -> Catalogue:
-    """The catalogue for ``conn``'s database as this transaction sees it (one query)."""
-    (row,) = driver_execute(conn, _stamp_sql(conn.dialect), ()).fetchall()
-    stamp = tuple(str(value) for value in row)
+    """The catalogue for ``conn``'s database as this transaction sees it (one query).
+
+    Without the counter's row (deleted by hand) nothing is cached: every call reads afresh.
+    """
+    rows = driver_execute(conn, _VERSION_SQL, ()).fetchall()
+    if not rows:
+        return Catalogue(-1)
+    stamp = int(rows[0][0])
     key = (id(conn.engine), str(conn.engine.url))
     found = _CATALOGUES.get(key)
     if found is None or found.stamp != stamp or len(found.assignments) > _CATALOGUE_AFFILIATES:

@@ -313,7 +313,7 @@ CATALOGUE_TABLES = ("affiliates", "deals", "deal_versions", "deal_assignments")
 CATALOGUE_BUMP = "UPDATE catalogue_version SET version = version + 1 WHERE id = 1"
 CATALOGUE_START = {
     "sqlite": "INSERT INTO catalogue_version (id, version)"
-              " VALUES (1, abs(random() % 1000000000000000))",
+              " VALUES (1, random() & 1125899906842623)",  # 0 … 2**50 - 1
     "postgresql": "INSERT INTO catalogue_version (id, version)"
                   " VALUES (1, floor(random() * 1000000000000000)::bigint)",
 }
@@ -348,7 +348,9 @@ conversions = sa.Table(
     _created(), _updated(),
     sa.UniqueConstraint("player_id", "kind"),
     # caps and tiers count an affiliate's paid conversions in one period on every evaluation
-    sa.Index("ix_conversions_affiliate_period", "affiliate_id", "period_start"),
+    # (by kind and deal): answered from this index alone, in the GROUP BY's order
+    sa.Index("ix_conversions_affiliate_period_paid", "affiliate_id", "period_start", "kind",
+             "deal_id", "status"),
 )
 
 # The steps live evaluation took, in the order it took them (``services.evaluation_order``):
