@@ -30,6 +30,8 @@ CASES = [
     ({"amount": "0"}, "invalid_amount"),
     ({"amount": "10.505"}, "amount_precision"),
     ({"amount": "1e20"}, "amount_too_large"),
+    ({"amount": "1" * 30}, "amount_too_large"),  # more digits than Decimal's precision
+    ({"amount": "1e20", "currency": "BTC"}, "amount_too_large"),
     ({"currency": None}, "missing_currency"),
     ({"currency": "XYZ"}, "unknown_currency"),
     ({"ts": "yesterday"}, "invalid_ts"),

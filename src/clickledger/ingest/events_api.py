@@ -29,7 +29,8 @@ class EventsHandler(JsonHandler):
     """The ASGI app for ``POST /api/v1/events``."""
 
     async def answer(self, scope: Scope, body: bytes, raw_query: str) -> Answer:
-        auth = self.hub.authenticate(scope, signed_parts(scope), raw_query, body)
+        now = self.hub.clock.now()  # one reading per request: the signature window and receipt
+        auth = await self.hub.authenticate(scope, signed_parts(scope), raw_query, body, now)
         if isinstance(auth, Answer):
             return auth
         try:

@@ -17,15 +17,16 @@ import json
 import logging
 from collections.abc import Mapping
 from datetime import datetime
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 
 import sqlalchemy as sa
 
 from clickledger.domain.events import Source
-from clickledger.http.asgi import BodyTooLarge, Receive, Scope, Send, header, read_body, respond
+from clickledger.http.asgi import BodyTooLarge, Receive, Scope, Send, header, read_body
 from clickledger.http.public_limits import IngestLimits, retry_after_s
 from clickledger.ingest import signatures
 from clickledger.ingest.integrations import IntegrationDirectory, IntegrationInfo
-from clickledger.ingest.mapping import map_parameters
+from clickledger.ingest.mapping import mapped_fields
 from clickledger.ingest.params import decode_query
 from clickledger.ingest.pipeline import (
     Answer,
@@ -41,7 +42,6 @@ from clickledger.ingest.pipeline import (
 from clickledger.ingest.validate import Invalid, validate
 from clickledger.runtime import Runtime
 from clickledger.services.registration import RaceLost
-from clickledger.settings import Settings
 from clickledger.store.group_commit import CommitterStopped, GroupCommitter, QueueFull
 from clickledger.tracking.client_ip import ClientIpResolver
 
@@ -56,37 +56,39 @@ LINGER_S = 0.010  # see GroupCommitter: how long a batch may wait for its usual 
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"))  # json.dumps with options builds one a call
+# The C encoder ``_ENCODER.encode`` makes afresh on every call, made once (no cycle check:
+# answers are flat dicts built here); None where the C accelerator is missing.
+_C_ENCODE = None if c_make_encoder is None else c_make_encoder(
+    None, _ENCODER.default, encode_basestring_ascii, None, ":", ",", False, False, True)
 
 
 def encode(answer: Answer) -> bytes:
-    return _ENCODER.encode(answer.body).encode()
+    """The answer's JSON body, exactly as ``_ENCODER.encode`` writes it."""
+    if _C_ENCODE is None:
+        return _ENCODER.encode(answer.body).encode()
+    return "".join(_C_ENCODE(answer.body, 0)).encode()
+
+
+_CONTENT_JSON = (b"content-type", JSON)
+_NO_STORE = (b"cache-control", b"no-store")
+_RETRY_AFTER_1 = (b"retry-after", b"1")
 
 
 async def send_answer(
     send: Send, answer: Answer, extra: list[tuple[bytes, bytes]] | None = None
 ) -> None:
-    headers = [(b"cache-control", b"no-store")] + (extra or [])
-    if answer.http_status == 503:
-        headers.append((b"retry-after", b"1"))
-    elif answer.http_status == 429:
+    """The JSON answer in two ASGI messages (``asgi.respond``'s headers, built in one go)."""
+    body = encode(answer)
+    headers = [_CONTENT_JSON, (b"content-length", b"%d" % len(body)), _NO_STORE]
+    if extra:
+        headers += extra
+    status = answer.http_status
+    if status == 503:
+        headers.append(_RETRY_AFTER_1)
+    elif status == 429:
         headers.append((b"retry-after", str(answer.body.get("retry_after_s", 1)).encode()))
-    await respond(send, answer.http_status, encode(answer), headers, content_type=JSON)
-
-
-async def read_request(
-    scope: Scope, receive: Receive, settings: Settings
-) -> tuple[bytes, str] | Answer:
-    """The body and the decoded query string within their limits, or the refusal to send."""
-    try:
-        body = await read_body(receive, settings.max_body_bytes)
-    except BodyTooLarge:
-        return rejected("body_too_large", f"the body is over {settings.max_body_bytes} bytes",
-                        413)
-    try:
-        raw_query = decode_query(scope.get("query_string", b""), settings.max_query_string_bytes)
-    except Invalid as problem:
-        return rejected(problem.code, problem.message, problem.status)
-    return body, raw_query
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 class JsonHandler:
@@ -104,35 +106,39 @@ class JsonHandler:
             refusal = rejected("method_not_allowed", f"use {' or '.join(self.methods)}", 405)
             await send_answer(send, refusal, [(b"allow", ", ".join(self.methods).encode())])
             return
-        await send_answer(send, await self.handle(scope, receive))
-
-    async def handle(self, scope: Scope, receive: Receive) -> Answer:
-        request = await read_request(scope, receive, self.settings)
-        if isinstance(request, Answer):
-            return request
-        body, raw_query = request
-        return await self.answer(scope, body, raw_query)
+        settings = self.settings
+        try:  # the body and the decoded query string within their limits
+            body = await read_body(receive, settings.max_body_bytes)
+        except BodyTooLarge:
+            await send_answer(send, rejected(
+                "body_too_large", f"the body is over {settings.max_body_bytes} bytes", 413))
+            return
+        try:
+            raw_query = decode_query(scope.get("query_string", b""),
+                                     settings.max_query_string_bytes)
+        except Invalid as problem:
+            await send_answer(send, rejected(problem.code, problem.message, problem.status))
+            return
+        await send_answer(send, await self.answer(scope, body, raw_query))
 
     async def answer(self, scope: Scope, body: bytes, raw_query: str) -> Answer:
         raise NotImplementedError
 
 
-class DuplicateCache:
-    """Bounded map (integration, txn_id) → (event id, payload hash), oldest evicted first."""
+class DuplicateCache(dict[tuple[str, str], tuple[str, str]]):
+    """Bounded map (integration, txn_id) → (event id, payload hash), oldest evicted first.
+
+    A dict itself, so the look-up every event makes (``get``) is the dict's own."""
 
     def __init__(self, max_entries: int = DUPLICATE_CACHE_MAX) -> None:
+        super().__init__()
         self.max_entries = max_entries
-        self._entries: dict[tuple[str, str], tuple[str, str]] = {}
-
-    def get(self, key: tuple[str, str]) -> tuple[str, str] | None:
-        return self._entries.get(key)
 
     def put(self, key: tuple[str, str], event_id: str, payload_hash: str) -> None:
-        entries = self._entries
-        if len(entries) >= self.max_entries:
-            for old in list(entries)[: self.max_entries // 10]:
-                del entries[old]
-        entries[key] = (event_id, payload_hash)
+        if len(self) >= self.max_entries:
+            for old in list(self)[: self.max_entries // 10]:
+                del self[old]
+        self[key] = (event_id, payload_hash)
 
 
 class IngestHub:
@@ -160,13 +166,14 @@ class IngestHub:
     async def start(self) -> None:
         gc.freeze()  # long-lived start-up objects leave the collector's scans (batches allocate)
         self.committer.start()
-        await asyncio.to_thread(self.directory.reload)
+        await self.directory.start()  # loads off the loop, then reloads in the background
         self._ticker = asyncio.create_task(self._tick_forever())
 
     async def stop(self) -> None:
         if self._ticker is not None:
             self._ticker.cancel()
             self._ticker = None
+        await self.directory.stop()
         await self.flush_counters()
         await asyncio.to_thread(self.committer.stop)
 
@@ -187,13 +194,17 @@ class IngestHub:
         peer = client[0] if client else None
         return self.client_ip.resolve(peer, header(scope, b"x-forwarded-for"))
 
-    def authenticate(
-        self, scope: Scope, parts: signatures.SignedParts, raw_query: str, body: bytes
+    async def authenticate(
+        self, scope: Scope, parts: signatures.SignedParts, raw_query: str, body: bytes,
+        now: datetime | None = None,
     ) -> IntegrationInfo | Answer:
-        """The integration a request is signed by, or the 401/403 answer (nothing written)."""
+        """The integration a request is signed by, or the 401/403 answer (nothing written).
+
+        ``now`` is the request's clock reading when the caller has one already."""
         if not parts.key_id:
             return rejected("missing_key", "send the integration key id (X-CL-Key or cl_key)", 401)
-        info = self.directory.by_id(parts.key_id.strip())
+        key_id = parts.key_id.strip()
+        info = self.directory.cached(key_id) or await self.directory.lookup(key_id)
         if info is None or not info.active:
             return rejected("unknown_key", "no active integration has this key id", 401)
         if info.networks and not info.ip_allowed(self.peer_ip(scope)):
@@ -202,7 +213,8 @@ class IngestHub:
         if info.require_signature:
             reason = signatures.verify(
                 info.signing_secret, parts, method=scope["method"], path=scope["path"],
-                raw_query=raw_query, body=body, now_s=self.clock.now().timestamp())
+                raw_query=raw_query, body=body,
+                now_s=(now or self.clock.now()).timestamp())
             if reason is not None:
                 return rejected(reason, "the request signature is missing, wrong or stale", 401)
         return info
@@ -251,24 +263,28 @@ class IngestHub:
         return rejected(problem.code, problem.message, problem.status)
 
     async def ingest(
-        self, info: IntegrationInfo, params: Mapping[str, str], *, source: str = "s2s",
-        pixel: bool = False,
+        self, info: IntegrationInfo, params: dict[str, str], *, source: str = "s2s",
+        pixel: bool = False, now: datetime | None = None,
     ) -> Answer:
-        """Map, validate and store one event (or answer its rejection or duplicate)."""
-        now = self.clock.now()
-        fields = dict(params) if pixel else map_parameters(params, info.parameter_map)
+        """Map, validate and store one event (or answer its rejection or duplicate).
+
+        ``params`` is handed over: it becomes the event's ``raw`` parameters, not copied."""
+        if now is None:
+            now = self.clock.now()
+        fields = params if pixel else mapped_fields(params, info.parameter_map)
         try:
             valid = validate(fields, now=now, status_map=info.status_map,
-                             source=Source(source))
+                             source=_SOURCES[source])
         except Invalid as problem:
             return await self.reject(info, source, problem, _excerpt(params), now)
         key = (info.id, valid.event.txn_id)
         known = self.duplicates.get(key)
         if known is not None:
             return self._known(info, known, valid.payload_hash, valid.event.txn_id, now)
-        answer = await self._submit(Submission(info, valid, dict(params), now, pixel=pixel))
-        event_id = answer.body.get("event_id")
-        if answer.body.get("status") in ("accepted", "duplicate") and event_id:
+        answer = await self._submit(Submission(info, valid, params, now, pixel=pixel))
+        body = answer.body
+        event_id = body.get("event_id")
+        if event_id and body.get("status") in _REMEMBERED:
             self.duplicates.put(key, event_id, valid.payload_hash)
         return answer
 
@@ -280,6 +296,10 @@ class IngestHub:
             return conflict(event_id, txn_id)
         self.flusher.health.add(info.id, now, duplicates=1)
         return duplicate(event_id, txn_id)
+
+
+_SOURCES = {source.value: source for source in Source}  # = Source(…), without the enum's call
+_REMEMBERED = frozenset({"accepted", "duplicate"})
 
 
 def rate_limited(message: str, wait_s: float) -> Answer:

@@ -37,6 +37,13 @@ BUILTIN_STATUS_WORDS: dict[str, str] = {
 }
 
 
+# Names already in their looked-up form (stripped, lower-case): our fields, then the aliases.
+_EXACT: dict[str, tuple[str, bool]] = {
+    **{name: (alias, True) for name, alias in BUILTIN_ALIASES.items()},
+    **{name: (name, False) for name in FIELDS},
+}
+
+
 def map_parameters(
     params: Mapping[str, str], parameter_map: Mapping[str, str] | None
 ) -> dict[str, str]:
@@ -47,22 +54,27 @@ def map_parameters(
     mapped: dict[str, str] = {}
     own = parameter_map or {}
     if not own:  # the usual case: our names, then the built-in aliases, in one pass
-        aliased: list[tuple[str, str]] = []
+        aliased: list[tuple[str, str]] | None = None
         for name, value in params.items():
-            key = name.strip().lower()
-            if key in FIELDS:
-                mapped.setdefault(key, value)
-            elif key in BUILTIN_ALIASES:
-                aliased.append((BUILTIN_ALIASES[key], value))
-        for field, value in aliased:
+            found = _EXACT.get(name)
+            if found is None:
+                found = _EXACT.get(name.strip().lower())
+                if found is None:
+                    continue
+            if found[1]:
+                if aliased is None:
+                    aliased = []
+                aliased.append((found[0], value))
+            elif found[0] not in mapped:
+                mapped[found[0]] = value
+        for field, value in aliased or ():
             mapped.setdefault(field, value)
         return mapped
     pairs = [(name.strip().lower(), value) for name, value in params.items()]
-    if own:
-        for key, value in pairs:
-            target = own.get(key)
-            if target is not None:
-                mapped[target] = value
+    for key, value in pairs:
+        target = own.get(key)
+        if target is not None:
+            mapped[target] = value
     for key, value in pairs:
         if key in FIELDS and key not in own:
             mapped.setdefault(key, value)
@@ -71,6 +83,16 @@ def map_parameters(
         if alias is not None and key not in own:
             mapped.setdefault(alias, value)
     return mapped
+
+
+def mapped_fields(
+    params: Mapping[str, str], parameter_map: Mapping[str, str] | None
+) -> Mapping[str, str]:
+    """``map_parameters(params, parameter_map)`` to read only: ``params`` itself when every
+    name is already one of our fields and there is no map (what it would copy unchanged)."""
+    if not parameter_map and FIELDS.issuperset(params):
+        return params
+    return map_parameters(params, parameter_map)
 
 
 def map_status(word: str, status_map: Mapping[str, str] | None) -> str:

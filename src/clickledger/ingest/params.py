@@ -47,6 +47,23 @@ def parse_pairs(text: str, max_params: int) -> list[tuple[str, str]]:
         raise Invalid("too_many_parameters", f"more than {max_params} parameters", 400) from exc
 
 
+def plain_params(text: str, max_params: int) -> dict[str, str] | None:
+    """``to_dict(parse_pairs(text, max_params))`` for the usual query, in one split and one
+    dict: ASCII with nothing to decode (no ``%`` or ``+``), no NUL,
+    no empty part, every part with its ``=``, no name repeated.  None for any other query
+    (the caller takes the full path); raises like ``parse_pairs`` over ``max_params``."""
+    if "%" in text or "+" in text or "\x00" in text or not text.isascii():
+        return None
+    parts = text.split("&")
+    if len(parts) > max_params:
+        raise Invalid("too_many_parameters", f"more than {max_params} parameters", 400)
+    try:
+        params = dict([part.split("=", 1) for part in parts])  # no "=": one item, refused
+    except ValueError:
+        return None
+    return params if len(params) == len(parts) else None
+
+
 def clean(text: str) -> str:
     """``text`` if it can be stored anywhere: no NUL, no lone surrogates."""
     if "\x00" in text:
@@ -63,10 +80,10 @@ def clean(text: str) -> str:
 def to_dict(pairs: list[tuple[str, str]]) -> dict[str, str]:
     """Pairs as a dict; a repeated name is ambiguous and refused."""
     params = dict(pairs)
-    if len(params) == len(pairs) and all(
-            name.isascii() and value.isascii() and "\x00" not in name and "\x00" not in value
-            for name, value in pairs):
-        return params  # the usual case: nothing repeated, nothing to clean
+    if len(params) == len(pairs):  # nothing repeated: every name and value is in ``params``
+        text = "".join(params) + "".join(params.values())
+        if text.isascii() and "\x00" not in text:
+            return params  # the usual case: nothing to clean
     params = {}
     for name, value in pairs:  # find the first problem, in order
         if name in params:
@@ -77,6 +94,16 @@ def to_dict(pairs: list[tuple[str, str]]) -> dict[str, str]:
 
 def without_auth(params: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in params.items() if k not in AUTH_PARAMS}
+
+
+def drop_auth(params: dict[str, str]) -> dict[str, str]:
+    """``params`` itself, its authentication parameters removed (``without_auth`` in place)."""
+    for name in _AUTH_PARAM_ORDER:
+        params.pop(name, None)
+    return params
+
+
+_AUTH_PARAM_ORDER = tuple(sorted(AUTH_PARAMS))
 
 
 def _scalar(name: str, value: Any) -> str:

@@ -96,7 +96,7 @@ class PixelHandler:
             params = to_dict(parse_pairs(raw, self.hub.settings.max_query_params))
         except Invalid as problem:
             return rejected(problem.code, problem.message, problem.status)
-        info = self.hub.directory.by_pixel_key(params.get("k", "").strip())
+        info = await self.hub.directory.lookup_pixel_key(params.get("k", "").strip())
         if info is None or not info.active:
             return rejected("unknown_key", "no active integration has this pixel key", 401)
         wait_s = self._over_limit(info.id, self.hub.peer_ip(scope))

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
+from typing import NamedTuple
 
 from clickledger.domain.events import EventKind, PlayerEvent, Source
 from clickledger.domain.money import MAX_AMOUNT_MINOR, MINOR_UNITS, MoneyError, parse_amount
@@ -39,9 +39,9 @@ class Invalid(Exception):
         self.status = status
 
 
-@dataclass(frozen=True, slots=True)
-class ValidEvent:
-    """A validated event and the hash of its content (what a retry must repeat)."""
+class ValidEvent(NamedTuple):
+    """A validated event and the hash of its content (what a retry must repeat); a named
+    tuple: immutable, and made on every event for less than a frozen dataclass costs."""
 
     event: PlayerEvent
     payload_hash: str
@@ -87,14 +87,16 @@ def _occurred_at(fields: Mapping[str, str], now: datetime) -> datetime:
     return moment
 
 
+_KINDS: dict[str, EventKind] = {kind.value: kind for kind in EventKind}
+
+
 def _kind(fields: Mapping[str, str], status_map: Mapping[str, str] | None) -> tuple[EventKind, str]:
     word = _text(fields, "event", required=True)
     assert word is not None
-    mapped = map_status(word, status_map)
-    try:
-        return EventKind(mapped), word
-    except ValueError as exc:
-        raise Invalid("unknown_event", f"unknown event {word!r}") from exc
+    kind = _KINDS.get(map_status(word, status_map))  # = EventKind(…), without the enum's call
+    if kind is None:
+        raise Invalid("unknown_event", f"unknown event {word!r}")
+    return kind, word
 
 
 def _currency(fields: Mapping[str, str], needed: bool) -> str | None:
@@ -110,6 +112,8 @@ def _currency(fields: Mapping[str, str], needed: bool) -> str | None:
 
 
 _QUANTA = {exponent: Decimal(1).scaleb(-exponent) for exponent in set(MINOR_UNITS.values())}
+# MAX_AMOUNT_MINOR in major units per exponent: ``value > bound`` is ``value.scaleb(e) > max``
+_MAX_AMOUNT = {exponent: Decimal(MAX_AMOUNT_MINOR).scaleb(-exponent) for exponent in _QUANTA}
 
 
 def _money(fields: Mapping[str, str], name: str, currency: str | None) -> Decimal | None:
@@ -123,10 +127,14 @@ def _money(fields: Mapping[str, str], name: str, currency: str | None) -> Decima
     if value < 0:
         raise Invalid("negative_amount", f"{name} must not be negative")
     exponent = MINOR_UNITS[currency] if currency else 2
-    if value != value.quantize(_QUANTA[exponent]):
+    try:
+        exact = value == value.quantize(_QUANTA[exponent])
+    except InvalidOperation:  # more digits than Decimal's precision: far beyond any amount
+        exact = True
+    if not exact:
         raise Invalid("amount_precision",
                       f"{name} has more than {exponent} decimals for {currency}")
-    if value.scaleb(exponent) > MAX_AMOUNT_MINOR:
+    if value > _MAX_AMOUNT[exponent]:
         raise Invalid("amount_too_large", f"{name} is beyond any real amount")
     return value
 
@@ -202,13 +210,26 @@ def _hash(values: tuple[object, ...]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _normalized(value: Decimal | None) -> Decimal | None:
-    return value.normalize() if value is not None else None
-
-
 def _given(fields: Mapping[str, str], name: str) -> bool:
     value = fields.get(name)
     return value is not None and bool(value.strip())
+
+
+_MONEY_SET = frozenset(MONEY_FIELDS)
+_SHA256 = hashlib.sha256()
+_NO_MONEY: tuple[Decimal | str, ...] = ("",) * len(MONEY_FIELDS)
+_RULED = AMOUNT_REQUIRED | {EventKind.TRADE, EventKind.ACTIVITY}  # _check_kind_rules' kinds
+
+
+def _has_money(fields: Mapping[str, str]) -> bool:
+    """True when any money field is given (not absent, not blank)."""
+    if _MONEY_SET.isdisjoint(fields):
+        return False
+    for name in MONEY_FIELDS:
+        value = fields.get(name)
+        if value is not None and value.strip():
+            return True
+    return False
 
 
 def validate(
@@ -226,17 +247,29 @@ def validate(
     txn_id = _text(fields, "txn_id", required=True)
     user_id = _text(fields, "user_id", required=True)
     assert txn_id is not None and user_id is not None
-    occurred_at = _occurred_at(fields, now)
-    has_money = any(_given(fields, name) for name in MONEY_FIELDS if name in fields)
-    currency = _currency(fields, needed=has_money)
+    ts_given = _given(fields, "ts")
+    occurred_at = _occurred_at(fields, now) if ts_given else now
+    has_money = _has_money(fields)
+    currency = _currency(fields, needed=has_money) if has_money or "currency" in fields else None
     amount = spread = bets = wins = bonus = chargebacks = None
-    if has_money:  # else every money field is absent or blank
-        amount, spread, bets, wins, bonus, chargebacks = (
-            _money(fields, name, currency) if name in fields else None for name in MONEY_FIELDS)
+    hashed_money = _NO_MONEY  # amount, bets, bonus, chargebacks, spread, wins as hashed
+    if has_money:  # else every money field is absent or blank; checked in MONEY_FIELDS order
+        amount = _money(fields, "amount", currency) if "amount" in fields else None
+        spread = _money(fields, "spread", currency) if "spread" in fields else None
+        bets = _money(fields, "bets", currency) if "bets" in fields else None
+        wins = _money(fields, "wins", currency) if "wins" in fields else None
+        bonus = _money(fields, "bonus", currency) if "bonus" in fields else None
+        chargebacks = _money(fields, "chargebacks", currency) if "chargebacks" in fields else None
+        hashed_money = (  # normalized, or empty when absent
+            "" if amount is None else amount.normalize(), "" if bets is None else bets.normalize(),
+            "" if bonus is None else bonus.normalize(),
+            "" if chargebacks is None else chargebacks.normalize(),
+            "" if spread is None else spread.normalize(), "" if wins is None else wins.normalize())
     # (an absent optional field is None: ``in`` spares the call)
     lots = _lots(fields) if "lots" in fields else None
     instrument = _text(fields, "instrument") if "instrument" in fields else None
-    _check_kind_rules(kind, amount, (bets, wins, bonus, chargebacks), lots, instrument)
+    if kind in _RULED:
+        _check_kind_rules(kind, amount, (bets, wins, bonus, chargebacks), lots, instrument)
     promo = _text(fields, "promo") if "promo" in fields else None
     promo_code = promo.upper() if promo else None
     click_id = _text(fields, "click_id") if "click_id" in fields else None
@@ -252,13 +285,21 @@ def validate(
         chargebacks=chargebacks, activity_day=activity_day, status_raw=word[:64],
         reverses_txn_id=reverses,
     )
-    content_hash = _hash((  # in HASHED order
-        kind.value, txn_id, user_id, currency,
-        occurred_at.isoformat() if _given(fields, "ts") else None,
-        click_id, promo_code, country, _normalized(lots), instrument, account_type,
-        # a day derived from the receipt time is not content: a retry after midnight matches
-        activity_day if _given(fields, "day") else None,
-        reverses, source.value, _normalized(amount), _normalized(spread), _normalized(bets),
-        _normalized(wins), _normalized(bonus), _normalized(chargebacks),
-    ))
-    return ValidEvent(event, content_hash)
+    # = _hash(…): _HASH_TEXT written out as an f-string (no format string to parse), the
+    # values in name order; a StrEnum formats as its value
+    # (a day derived from the receipt time is not content: a retry after midnight matches)
+    day = activity_day if activity_day is not None and _given(fields, "day") else ""
+    hashed_lots = "" if lots is None else lots.normalize()
+    h_amount, h_bets, h_bonus, h_chargebacks, h_spread, h_wins = hashed_money
+    text = (
+        f"account_type={account_type or ''}\x1famount={h_amount}\x1fbets={h_bets}"
+        f"\x1fbonus={h_bonus}\x1fchargebacks={h_chargebacks}\x1fclick_id={click_id or ''}"
+        f"\x1fcountry={country or ''}\x1fcurrency={currency or ''}\x1fday={day}"
+        f"\x1finstrument={instrument or ''}\x1fkind={kind}\x1flots={hashed_lots}"
+        f"\x1fpromo={promo_code or ''}\x1freverses={reverses or ''}\x1fsource={source}"
+        f"\x1fspread={h_spread}\x1fts={occurred_at.isoformat() if ts_given else ''}"
+        f"\x1ftxn_id={txn_id}\x1fuser_id={user_id}\x1fwins={h_wins}"
+    )
+    digest = _SHA256.copy()  # a copy skips looking the algorithm up by name (``sha256()``)
+    digest.update(text.encode())
+    return ValidEvent(event, digest.hexdigest())
