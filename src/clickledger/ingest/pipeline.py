@@ -409,6 +409,7 @@ class Flusher:
         seen = set(event_ids)
         event_ids += [e for e in book.earlier_event_ids(conn) if e not in seen]
         if event_ids:
+            evaluation_order.wait_for_registrations(conn, book.pending_ids())
             evaluation_order.record_events(  # the order ``ledger rebuild`` replays
                 conn, now, arrived=event_ids[:len(made)], also=event_ids[len(made):],
                 bound=book.bound_ids(), lock_for=book.player_ids())

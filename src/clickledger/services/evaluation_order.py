@@ -90,6 +90,21 @@ def lock_players(conn: sa.Connection, player_ids: Collection[str]) -> None:
         driver_execute(conn, _LOCK_SLOTS, (sorted(player_ids),))
 
 
+_PG_SHARE_PLAYERS = (  # row locks in id order: waits for a registration being committed
+    "SELECT count(*) FROM (SELECT id FROM players WHERE id = ANY(CAST(%s AS uuid[]))"
+    " ORDER BY id FOR SHARE) s")
+
+
+def wait_for_registrations(conn: sa.Connection, pending_player_ids: Sequence[str]) -> None:
+    """Share-lock players this batch saw unregistered (PostgreSQL; SQLite's single writer
+    already serialises): if another process is registering one, wait for its commit, so this
+    batch evaluates their events as bound; if this batch locks first, the registration waits
+    and then finds these events among the player's earlier ones.  Without it, a chargeback
+    or deposit stored at the moment of its player's registration is evaluated by neither."""
+    if pending_player_ids and _postgres(conn):
+        driver_execute(conn, _PG_SHARE_PLAYERS, (list(pending_player_ids),))
+
+
 def record_events(conn: sa.Connection, now: datetime, *, arrived: Sequence[str],
                   also: Sequence[str] = (), bound: Iterable[str] = (),
                   lock_for: Collection[str] | None = None) -> int:

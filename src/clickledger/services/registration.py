@@ -272,6 +272,11 @@ class PlayerBook:
         """Every player of the batch (what its evaluation locks: ``evaluation_order``)."""
         return [s.id for s in self.players.values()]
 
+    def pending_ids(self) -> list[str]:
+        """Players still unregistered after this batch: another process may be registering
+        them right now (``evaluation_order.wait_for_registrations``)."""
+        return sorted(s.id for s in self.players.values() if s.registered_at is None)
+
     def bound_ids(self) -> list[str]:
         """Players a registration of this batch bound (``ledger rebuild`` binds them there)."""
         return [s.id for s in self.players.values()
