@@ -27,7 +27,6 @@ after ``miss_reload_s``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
 import logging
 import threading
@@ -38,6 +37,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from clickledger.background import stop_refresher
 from clickledger.ingest.mapping import normalize_maps
 from clickledger.store import tables as t
 
@@ -156,14 +156,8 @@ class IntegrationDirectory:
             self._refresher = asyncio.create_task(self._refresh_forever(), name="integrations")
 
     async def stop(self) -> None:
-        if self._refresher is not None:
-            self._refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._refresher
-            self._refresher = None
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
-            self._pool = None
+        await stop_refresher(self._refresher, self._pool)
+        self._refresher, self._pool = None, None
 
     async def _refresh_forever(self) -> None:
         while True:

@@ -17,7 +17,6 @@ within ``refresh_s`` (or at once on this process when ``invalidate`` is called).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 from collections.abc import Callable, Iterable, Sequence
@@ -27,6 +26,7 @@ from typing import ParamSpec, TypeVar
 
 import sqlalchemy as sa
 
+from clickledger.background import stop_refresher
 from clickledger.store.tables import affiliates, brands, offers, tracking_links
 from clickledger.tracking.redirect import LandingTemplate, normalize_domains, safe_fallback
 
@@ -171,14 +171,8 @@ class LinkCache:
         self._refresher = asyncio.create_task(self._refresh_forever(), name="link-cache")
 
     async def stop(self) -> None:
-        if self._refresher is not None:
-            self._refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._refresher
-            self._refresher = None
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
-            self._pool = None
+        await stop_refresher(self._refresher, self._pool)
+        self._refresher, self._pool = None, None
 
     # --- reads -----------------------------------------------------------------
 
